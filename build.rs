@@ -1,0 +1,60 @@
+//! Embeds the demo's sample thread (a fixture scenario) and the page
+//! script, stylesheet and demo page, so `mastodon-comments demo` needs no
+//! files at run time.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenario = root.join("tests/fixtures/mastodon/a-simple-thread");
+    let web = root.join("web");
+    println!("cargo:rerun-if-changed={}", scenario.display());
+    println!("cargo:rerun-if-changed={}", web.display());
+
+    let mut out = String::from(
+        "/// The demo's sample thread: (path in the scenario, contents).\npub static DEMO_SCENARIO: &[(&str, &str)] = &[\n",
+    );
+    let mut files = Vec::new();
+    for sub in ["", "statuses", "context", "context-anonymous", "search", "accounts"] {
+        let dir = scenario.join(sub);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_file() && p.extension().is_some_and(|x| x == "json") {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let key = if sub.is_empty() { name } else { format!("{sub}/{name}") };
+                files.push((key, p));
+            }
+        }
+    }
+    files.sort();
+    for (key, p) in files {
+        let _ = writeln!(out, "    ({key:?}, include_str!({:?})),", p.display().to_string());
+    }
+    out.push_str("];\n");
+
+    for (name, file) in [
+        ("WEB_JS", "mastodon-comments.js"),
+        ("WEB_CSS", "mastodon-comments.css"),
+        ("DEMO_HTML", "demo.html"),
+    ] {
+        let p = web.join(file);
+        println!("cargo:rerun-if-changed={}", p.display());
+        if p.is_file() {
+            let _ = writeln!(
+                out,
+                "pub static {name}: &str = include_str!({:?});",
+                p.display().to_string()
+            );
+        } else {
+            println!("cargo:warning=web/{file} is missing; the demo serves a placeholder");
+            let _ = writeln!(out, "pub static {name}: &str = \"\";");
+        }
+    }
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("embedded.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("cannot write {}: {e}", dest.display());
+    }
+}

@@ -1,0 +1,417 @@
+//! The service: `handle(&App, Request) -> Response`, independent of the
+//! transport (FastCGI, HTTP, the `lookup` command) so tests drive it
+//! directly.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::cache::{AnswerCache, Coalescer, Entry, Freshness};
+use crate::config::Config;
+use crate::error::Error;
+use crate::limits;
+use crate::mastodon::model::{BlockedAccount, Context, Status};
+use crate::mastodon::{Auth, Mastodon, UpstreamError};
+use crate::query;
+use crate::render::{self, Moderation};
+use crate::roots::{Ctx, Discovery};
+use crate::state::State;
+
+/// A request as the service sees it, whatever the transport.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    /// Path and query, raw (percent-encoded), like FastCGI's `REQUEST_URI`.
+    pub uri: String,
+    /// The query string, raw, like FastCGI's `QUERY_STRING`.
+    pub query: String,
+}
+
+impl Request {
+    pub fn get(uri: &str) -> Request {
+        let query = uri.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
+        Request {
+            method: "GET".into(),
+            uri: uri.into(),
+            query,
+        }
+    }
+}
+
+/// A response as the service makes it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(status: u16, cache_control: String, body: Bytes) -> Response {
+        Response {
+            status,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
+                ("Cache-Control", cache_control),
+            ],
+            body,
+        }
+    }
+}
+
+/// Where an answer came from, for the request log and `STATUS=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Upstream,
+    Stale,
+    NoRoot,
+    Error,
+}
+
+/// Counters for the operator.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub stale_served: AtomicU64,
+}
+
+/// The parts that a config reload replaces together.
+struct Live {
+    ctx: Ctx,
+    no_root: Bytes,
+}
+
+/// Everything a request needs; shared by all connections.
+pub struct App {
+    live: RwLock<Arc<Live>>,
+    state: Arc<State>,
+    discovery: Discovery,
+    cache: AnswerCache,
+    fetches: Coalescer<String, Result<Entry, UpstreamError>>,
+    moderation: Arc<ModerationCache>,
+    pub metrics: Metrics,
+}
+
+/// A reply has no `"stale"` key of its own in the serialized form; this
+/// suffix is swapped to produce the stale copy without re-rendering.
+const FRESH_SUFFIX: &[u8] = b",\"stale\":false}";
+const STALE_SUFFIX: &[u8] = b",\"stale\":true}";
+
+fn serialize(answer: &render::Answer) -> (Bytes, Bytes) {
+    let mut body = serde_json::to_vec(answer).unwrap_or_else(|_| b"{}".to_vec());
+    if body.last() == Some(&b'}') {
+        body.pop();
+        let mut stale = body.clone();
+        body.extend_from_slice(FRESH_SUFFIX);
+        stale.extend_from_slice(STALE_SUFFIX);
+        (Bytes::from(body), Bytes::from(stale))
+    } else {
+        let b = Bytes::from(body);
+        (b.clone(), b)
+    }
+}
+
+impl App {
+    pub fn new(config: Config, state: Arc<State>) -> Result<App, Error> {
+        let cache = AnswerCache::new(config.cache_fresh, config.cache_keep, config.cache_entries);
+        let live = Self::live(config, state.clone())?;
+        Ok(App {
+            live: RwLock::new(Arc::new(live)),
+            state,
+            discovery: Discovery::default(),
+            cache,
+            fetches: Coalescer::default(),
+            moderation: Arc::default(),
+            metrics: Metrics::default(),
+        })
+    }
+
+    fn live(config: Config, state: Arc<State>) -> Result<Live, Error> {
+        let mastodon =
+            Mastodon::new(&config).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Live {
+            ctx: Ctx {
+                config: Arc::new(config),
+                mastodon: Arc::new(mastodon),
+                state,
+            },
+            no_root: serialize(&render::no_root()).0,
+        })
+    }
+
+    /// Swaps in a new config (SIGHUP); requests in flight finish with the
+    /// old one.
+    pub fn reload(&self, config: Config) -> Result<(), Error> {
+        let live = Self::live(config, self.state.clone())?;
+        if let Ok(mut l) = self.live.write() {
+            *l = Arc::new(live);
+        }
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Live> {
+        match self.live.read() {
+            Ok(l) => l.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.current().ctx.config.clone()
+    }
+
+    pub fn mastodon(&self) -> Arc<Mastodon> {
+        self.current().ctx.mastodon.clone()
+    }
+
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// One line for `systemctl status`.
+    pub fn status_line(&self) -> String {
+        let m = self.mastodon();
+        let last = m
+            .counters
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|l| l.clone())
+            .map(|e| format!(", last upstream error: {e}"))
+            .unwrap_or_default();
+        format!(
+            "{} requests, {} cache hits, {} stale, {} upstream calls, {} upstream errors{last}",
+            self.metrics.requests.load(Ordering::Relaxed),
+            self.metrics.cache_hits.load(Ordering::Relaxed),
+            self.metrics.stale_served.load(Ordering::Relaxed),
+            m.counters.calls.load(Ordering::Relaxed),
+            m.counters.errors.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Answers one request. Never panics on input, never takes longer than
+    /// the configured deadline (plus scheduling).
+    pub async fn handle(&self, req: &Request) -> Response {
+        let started = Instant::now();
+        self.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        let head = req.method == "HEAD";
+        let (mut resp, source, path) = match self.respond(req).await {
+            Ok((resp, source, path)) => (resp, source, path),
+            Err((e, path)) => (e.response(), Source::Error, path),
+        };
+        match source {
+            Source::Cache => {
+                self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+            }
+            Source::Stale => {
+                self.metrics.stale_served.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        tracing::info!(
+            path = path.as_deref().unwrap_or("-"),
+            status = resp.status,
+            ms = started.elapsed().as_millis() as u64,
+            source = ?source,
+            "request"
+        );
+        if head {
+            resp.body = Bytes::new();
+        }
+        resp
+    }
+
+    async fn respond(&self, req: &Request) -> Result<(Response, Source, Option<String>), (Error, Option<String>)> {
+        if req.method != "GET" && req.method != "HEAD" {
+            return Err((Error::Method, None));
+        }
+        let path = query::from_request(&req.uri, &req.query).map_err(|e| (Error::BadQuery(e), None))?;
+        let live = self.current();
+        let config = &live.ctx.config;
+        if config.path_pattern.as_ref().is_some_and(|p| !p.is_match(&path)) {
+            return Err((Error::NotArticle, Some(path)));
+        }
+        let deadline = Instant::now() + config.timeout;
+        let found = tokio::time::timeout_at(deadline, self.discovery.find(&live.ctx, &path)).await;
+        let root = match found {
+            Ok(Ok(root)) => root,
+            Ok(Err(e)) => return Err((Error::Upstream(e), Some(path))),
+            Err(_) => return Err((Error::Upstream(UpstreamError::Timeout), Some(path))),
+        };
+        let Some(root) = root else {
+            let resp = Response::json(200, "max-age=60".into(), live.no_root.clone());
+            return Ok((resp, Source::NoRoot, Some(path)));
+        };
+        match self.thread(&live, &root, deadline).await {
+            Ok((body, Source::Stale)) => {
+                let mut resp = Response::json(200, format!("max-age={}", limits::STALE_MAX_AGE.as_secs()), body);
+                resp.headers.push(("X-Comments-Stale", "1".into()));
+                Ok((resp, Source::Stale, Some(path)))
+            }
+            Ok((body, source)) => Ok((Response::json(200, "max-age=600".into(), body), source, Some(path))),
+            Err(UpstreamError::NotFound) => {
+                // The announcement was deleted: forget it, look again later.
+                self.state.remove_root(&path, &root);
+                let resp = Response::json(200, "max-age=60".into(), live.no_root.clone());
+                Ok((resp, Source::NoRoot, Some(path)))
+            }
+            Err(e) => Err((Error::Upstream(e), Some(path))),
+        }
+    }
+
+    /// The answer for a root: fresh from the cache, else fetched (once for
+    /// all concurrent askers), else the last good one, else the error.
+    async fn thread(&self, live: &Live, root: &str, deadline: Instant) -> Result<(Bytes, Source), UpstreamError> {
+        let cached = self.cache.get(root);
+        if let Some((entry, Freshness::Fresh)) = &cached {
+            return Ok((entry.body.clone(), Source::Cache));
+        }
+        let ctx = live.ctx.clone();
+        let moderation = self.moderation.clone();
+        let key = root.to_string();
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let fetched = tokio::time::timeout_at(
+            deadline,
+            self.fetches.run(
+                key.clone(),
+                move || async move {
+                    tokio::time::timeout(timeout, fetch(&ctx, &key, &moderation))
+                        .await
+                        .unwrap_or(Err(UpstreamError::Timeout))
+                },
+                Err(UpstreamError::Status(500)),
+            ),
+        )
+        .await
+        .unwrap_or(Err(UpstreamError::Timeout));
+        match fetched {
+            Ok(entry) => {
+                self.cache.insert(root, entry.clone());
+                Ok((entry.body, Source::Upstream))
+            }
+            Err(UpstreamError::NotFound) => Err(UpstreamError::NotFound),
+            Err(e) => match cached {
+                Some((entry, _)) => {
+                    tracing::warn!("upstream failed ({e}); serving the last good answer");
+                    Ok((entry.stale_body, Source::Stale))
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
+
+/// The author's Mastodon blocks, mutes and domain blocks, refreshed at
+/// most every [`limits::MODERATION_REFRESH`], alongside the thread fetch so
+/// a miss still costs one round trip. A failed refresh keeps the old lists.
+#[derive(Default)]
+pub struct ModerationCache {
+    inner: tokio::sync::Mutex<(Option<Instant>, Arc<Moderation>)>,
+}
+
+impl ModerationCache {
+    async fn get(&self, ctx: &Ctx) -> Arc<Moderation> {
+        let config = &ctx.config;
+        if !(config.use_mastodon_blocks && ctx.mastodon.has_token()) {
+            return Arc::default();
+        }
+        let mut guard = self.inner.lock().await;
+        if guard.0.is_some_and(|t| t.elapsed() < limits::MODERATION_REFRESH) {
+            return guard.1.clone();
+        }
+        let m = &ctx.mastodon;
+        let host = config.url.host_str().unwrap_or("").to_ascii_lowercase();
+        let fetched = tokio::time::timeout(config.timeout / 2, async {
+            let (blocks, mutes, domains) = tokio::join!(
+                pages::<BlockedAccount>(m, "/api/v1/blocks"),
+                pages::<BlockedAccount>(m, "/api/v1/mutes"),
+                pages::<String>(m, "/api/v1/domain_blocks"),
+            );
+            Ok::<_, UpstreamError>((blocks?, mutes?, domains?))
+        })
+        .await
+        .unwrap_or(Err(UpstreamError::Timeout));
+        guard.0 = Some(Instant::now());
+        match fetched {
+            Ok((blocks, mutes, domains)) => {
+                let mut fresh = Moderation::default();
+                for a in blocks.iter().chain(mutes.iter()) {
+                    let acct = a.acct.to_lowercase();
+                    fresh.accounts.insert(if acct.contains('@') {
+                        acct
+                    } else {
+                        format!("{acct}@{host}")
+                    });
+                }
+                fresh.domains.extend(domains.into_iter().map(|d| d.to_lowercase()));
+                guard.1 = Arc::new(fresh);
+            }
+            Err(e) => {
+                tracing::warn!("cannot refresh the author's blocks and mutes: {e}; using the previous lists");
+            }
+        }
+        guard.1.clone()
+    }
+}
+
+/// Reads a paginated list (blocks, mutes) up to [`limits::MODERATION_PAGES`].
+async fn pages<T: serde::de::DeserializeOwned>(m: &Mastodon, path: &str) -> Result<Vec<T>, UpstreamError> {
+    let mut all = Vec::new();
+    let mut max_id: Option<String> = None;
+    for _ in 0..limits::MODERATION_PAGES {
+        let mut q = vec![("limit", "80")];
+        if let Some(id) = &max_id {
+            q.push(("max_id", id));
+        }
+        let page = m.get::<Vec<T>>(path, &q, Auth::Token).await?;
+        let done = page.value.is_empty();
+        all.extend(page.value);
+        match page.next_max_id {
+            Some(next) if !done => max_id = Some(next),
+            _ => break,
+        }
+    }
+    Ok(all)
+}
+
+/// Fetches the root and its context concurrently and renders the answer.
+async fn fetch(ctx: &Ctx, root: &str, moderation: &ModerationCache) -> Result<Entry, UpstreamError> {
+    if !crate::config::is_status_id(root) {
+        return Err(UpstreamError::NotFound);
+    }
+    let m = &ctx.mastodon;
+    let status_path = format!("/api/v1/statuses/{root}");
+    let context_path = format!("/api/v1/statuses/{root}/context");
+    let (moderation, fetched) = tokio::join!(moderation.get(ctx), async {
+        tokio::try_join!(
+            m.get::<Status>(&status_path, &[], Auth::Token),
+            m.get::<Context>(&context_path, &[], Auth::Token),
+        )
+    });
+    let (status, context) = fetched?;
+    let answer = render::render(&status.value, &context.value, &ctx.config, &moderation);
+    let (body, stale_body) = serialize(&answer);
+    Ok(Entry {
+        body,
+        stale_body,
+        filled: Instant::now(),
+    })
+}
+
+/// How long the whole request may take, for transports that add their own
+/// bound on top (the connection's write of the answer).
+pub fn request_deadline(config: &Config) -> Duration {
+    config.timeout + Duration::from_secs(1)
+}

@@ -1,0 +1,213 @@
+//! Coalescing of identical upstream work, and the last good answer per
+//! root (served fresh for a while, and stale when the instance fails).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use tokio::time::Instant;
+
+/// Runs one future per key at a time; everyone asking for the same key
+/// meanwhile waits for that one result. The work runs in its own task, so
+/// a reader who gives up (nginx closed the connection) does not cancel it
+/// for the others.
+pub struct Coalescer<K, V: Clone> {
+    inflight: Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>,
+}
+
+impl<K, V: Clone> Default for Coalescer<K, V> {
+    fn default() -> Self {
+        Coalescer {
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Coalescer<K, V> {
+    /// Returns the result of `make()` for `key`, started now or joined if
+    /// already running. `on_panic` stands in if the task panics.
+    pub async fn run<F>(&self, key: K, make: impl FnOnce() -> F, on_panic: V) -> V
+    where
+        F: Future<Output = V> + Send + 'static,
+    {
+        let (fut, leader) = {
+            let mut map = match self.inflight.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            match map.get(&key) {
+                Some(f) => (f.clone(), false),
+                None => {
+                    let handle = tokio::spawn(make());
+                    let f = async move { handle.await.unwrap_or(on_panic) }.boxed().shared();
+                    map.insert(key.clone(), f.clone());
+                    (f, true)
+                }
+            }
+        };
+        // The leader removes the entry even if it is cancelled while waiting.
+        let guard = leader.then(|| RemoveOnDrop {
+            map: &self.inflight,
+            key: Some(key),
+        });
+        let v = fut.await;
+        drop(guard);
+        v
+    }
+
+    /// Keys being worked on right now.
+    pub fn len(&self) -> usize {
+        self.inflight.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct RemoveOnDrop<'a, K: Hash + Eq, V: Clone> {
+    map: &'a Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>,
+    key: Option<K>,
+}
+
+impl<K: Hash + Eq, V: Clone> Drop for RemoveOnDrop<'_, K, V> {
+    fn drop(&mut self) {
+        if let (Some(key), Ok(mut map)) = (self.key.take(), self.map.lock()) {
+            map.remove(&key);
+        }
+    }
+}
+
+/// A rendered answer, serialized once per fill.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub body: Bytes,
+    /// The same answer with `"stale":true`, for stale-if-error.
+    pub stale_body: Bytes,
+    pub filled: Instant,
+}
+
+/// Whether a cached entry may be served as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    /// Too old to serve normally, still good when upstream fails.
+    Stale,
+}
+
+/// The last good answer per root, bounded in age and count.
+#[derive(Debug)]
+pub struct AnswerCache {
+    entries: Mutex<HashMap<String, Entry>>,
+    fresh: Duration,
+    keep: Duration,
+    max_entries: usize,
+}
+
+impl AnswerCache {
+    pub fn new(fresh: Duration, keep: Duration, max_entries: usize) -> Self {
+        AnswerCache {
+            entries: Mutex::new(HashMap::new()),
+            fresh,
+            keep,
+            max_entries,
+        }
+    }
+
+    /// The entry for a root and how fresh it is; `None` past `keep`.
+    pub fn get(&self, root: &str) -> Option<(Entry, Freshness)> {
+        let mut map = self.entries.lock().ok()?;
+        let e = map.get(root)?;
+        let age = e.filled.elapsed();
+        if age >= self.keep {
+            map.remove(root);
+            return None;
+        }
+        let f = if age < self.fresh {
+            Freshness::Fresh
+        } else {
+            Freshness::Stale
+        };
+        Some((e.clone(), f))
+    }
+
+    pub fn insert(&self, root: &str, entry: Entry) {
+        let Ok(mut map) = self.entries.lock() else { return };
+        if map.len() >= self.max_entries && !map.contains_key(root) {
+            let keep = self.keep;
+            map.retain(|_, e| e.filled.elapsed() < keep);
+            if map.len() >= self.max_entries
+                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.filled).map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(root.to_string(), entry);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn identical_work_runs_once() {
+        let c: Arc<Coalescer<&'static str, usize>> = Arc::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let (c, runs) = (c.clone(), runs.clone());
+            tasks.push(tokio::spawn(async move {
+                c.run(
+                    "k",
+                    || async move {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        runs.fetch_add(1, Ordering::SeqCst) + 100
+                    },
+                    0,
+                )
+                .await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.expect("join"), 100);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(c.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_go_stale_then_expire_and_are_bounded() {
+        let cache = AnswerCache::new(Duration::from_secs(60), Duration::from_secs(600), 2);
+        let entry = || Entry {
+            body: Bytes::from_static(b"{}"),
+            stale_body: Bytes::from_static(b"{}"),
+            filled: Instant::now(),
+        };
+        cache.insert("a", entry());
+        assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Fresh));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Stale));
+        cache.insert("b", entry());
+        cache.insert("c", entry());
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get("a").is_none(), "the oldest entry was evicted");
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert!(cache.get("b").is_none());
+    }
+}

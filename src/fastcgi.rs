@@ -1,0 +1,149 @@
+//! FastCGI (responder role) over any stream, with `tokio-fastcgi` doing the
+//! record framing. nginx's keep-alive connections and multiplexed requests
+//! are handled; what the crate leaves open (bytes per request, idle time,
+//! requests per connection) is bounded here.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::task::JoinSet;
+use tokio_fastcgi::{RequestResult, Requests};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, Request, Response};
+use crate::limits;
+use crate::server::Activity;
+
+/// Counts bytes read since the last completed request and fails the read
+/// past [`limits::MAX_FASTCGI_REQUEST_BYTES`]: the crate buffers params
+/// and stdin without a cap.
+struct Capped<R> {
+    inner: R,
+    read: Arc<AtomicUsize>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Capped<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if self.read.fetch_add(n, Ordering::Relaxed) + n > limits::MAX_FASTCGI_REQUEST_BYTES {
+            return Poll::Ready(Err(std::io::Error::other("FastCGI request too large")));
+        }
+        r
+    }
+}
+
+/// Serves one FastCGI connection until the peer closes it, it idles, or
+/// shutdown is requested (in-flight requests are finished first).
+pub async fn serve_connection<S>(stream: S, app: Arc<App>, activity: Arc<Activity>, shutdown: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
+    let read = Arc::new(AtomicUsize::new(0));
+    let reader = Capped {
+        inner: r,
+        read: read.clone(),
+    };
+    let mut requests = Requests::new(
+        reader,
+        w,
+        u8::try_from(limits::MAX_CONNECTIONS).unwrap_or(u8::MAX),
+        u8::try_from(limits::MAX_REQUESTS_PER_CONNECTION).unwrap_or(u8::MAX),
+    );
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        if tasks.len() >= limits::MAX_REQUESTS_PER_CONNECTION {
+            tasks.join_next().await;
+            continue;
+        }
+        let next = tokio::select! {
+            n = tokio::time::timeout(limits::IDLE_CONNECTION, requests.next()) => n,
+            _ = shutdown.cancelled(), if tasks.is_empty() => break,
+        };
+        match next {
+            Ok(Ok(Some(request))) => {
+                read.store(0, Ordering::Relaxed);
+                let (app, activity) = (app.clone(), activity.clone());
+                tasks.spawn(async move {
+                    let _busy = activity.begin();
+                    let result = request
+                        .process(|request| async move {
+                            let req = Request {
+                                method: request.get_str_param("REQUEST_METHOD").unwrap_or("").to_string(),
+                                uri: request_uri(
+                                    request.get_str_param("REQUEST_URI"),
+                                    request.get_str_param("DOCUMENT_URI"),
+                                    request.get_str_param("QUERY_STRING"),
+                                ),
+                                query: request.get_str_param("QUERY_STRING").unwrap_or("").to_string(),
+                            };
+                            let resp = app.handle(&req).await;
+                            let mut out = request.get_stdout();
+                            if out.write(&encode(&resp)).await.is_err() {
+                                return RequestResult::Complete(1);
+                            }
+                            RequestResult::Complete(0)
+                        })
+                        .await;
+                    if let Err(e) = result {
+                        tracing::debug!("FastCGI connection error while answering: {e}");
+                    }
+                });
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
+                tracing::debug!("FastCGI connection closed: {e}");
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// `REQUEST_URI` as nginx sends it; servers without it get
+/// `DOCUMENT_URI?QUERY_STRING`. A param that is not UTF-8 is absent, and
+/// the query check answers 400.
+fn request_uri(request_uri: Option<&str>, document_uri: Option<&str>, query: Option<&str>) -> String {
+    match (request_uri, document_uri) {
+        (Some(u), _) if !u.is_empty() => u.to_string(),
+        (_, Some(d)) => match query {
+            Some(q) if !q.is_empty() => format!("{d}?{q}"),
+            _ => d.to_string(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// The CGI response: `Status:` line, headers, blank line, body.
+pub fn encode(resp: &Response) -> Vec<u8> {
+    let mut out = Vec::with_capacity(resp.body.len() + 160);
+    out.extend_from_slice(format!("Status: {} {}\r\n", resp.status, reason(resp.status)).as_bytes());
+    for (k, v) in &resp.headers {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&resp.body);
+    out
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}

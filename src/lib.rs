@@ -1,0 +1,48 @@
+//! mastodon-comments: shows the Mastodon replies to a blog post as that
+//! post's comments. nginx passes `…/comments.json` requests over FastCGI;
+//! the daemon finds the post that announced the article, fetches its
+//! replies under strict time and size limits, and answers comment JSON
+//! that is safe to put into a page.
+//!
+//! Map of the crate:
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`config`] | the config file: schema, defaults, validation, token |
+//! | [`limits`] | every timeout, byte cap and count bound |
+//! | [`listen`] | the inherited (socket-activated) or `--listen` socket |
+//! | [`server`] | accept loop, connection cap, bounded drain, idle tracking |
+//! | [`fastcgi`], [`http`] | the transports, converting to [`app::Request`] |
+//! | [`app`] | `App::handle(Request) -> Response`: the service |
+//! | [`query`] | article path from `?search=` or the URI, cleaned, validated |
+//! | [`roots`] | finding the announcing post; exact link match |
+//! | [`cache`] | coalescing, last good answer |
+//! | [`state`] | the state file: bounded, expiring misses, atomic writes |
+//! | [`mastodon`] | the instance's API: bounded client, model |
+//! | [`render`] | the answer JSON; visibility and moderation filter |
+//! | [`sanitize`] | HTML allow-list, emoji, URL checks |
+//! | [`error`] | error → status, body, headers |
+//! | [`systemd`] | READY / STATUS / STOPPING / watchdog |
+//! | [`standin`], [`demo`] | a stand-in Mastodon and the demo mode |
+
+pub mod app;
+pub mod cache;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod fastcgi;
+pub mod http;
+pub mod limits;
+pub mod listen;
+pub mod mastodon;
+pub mod query;
+pub mod render;
+pub mod roots;
+pub mod sanitize;
+pub mod server;
+pub mod standin;
+pub mod state;
+pub mod systemd;
+
+pub use app::{App, Request, Response};
+pub use config::Config;

@@ -1,0 +1,70 @@
+//! Every timeout, byte cap and count bound of the daemon in one place.
+//!
+//! Values a self-hoster may want to change are config keys whose defaults
+//! live here; the rest are fixed because nothing legitimate comes close.
+
+use std::time::Duration;
+
+/// Whole-request deadline (config `timeout_seconds`): nginx workers wait on
+/// us, and the Go original's client gave up after 5 s too.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// TCP connect to the instance; a live instance answers well within this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Cap on one upstream response body (config `max_response_bytes`); a
+/// 4,096-reply context is about 3 MiB of JSON.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+/// Longest article path we accept, in bytes after percent-decoding.
+pub const MAX_QUERY_BYTES: usize = 512;
+/// Longest raw `REQUEST_URI` / `QUERY_STRING` we look at.
+pub const MAX_URI_BYTES: usize = 4096;
+/// Longest URL we put into an answer; longer ones become "".
+pub const MAX_URL_BYTES: usize = 2048;
+/// How long an article without a root stays a miss before we look again
+/// (config `miss_retry_seconds`): the Go original kept misses for ever.
+pub const DEFAULT_MISS_RETRY: Duration = Duration::from_secs(300);
+/// Entries in the state file (config `max_state_entries`); misses go first.
+pub const DEFAULT_MAX_STATE_ENTRIES: usize = 10_000;
+/// Timeline pages (40 posts each) one scan may read (config `scan_pages`).
+pub const DEFAULT_SCAN_PAGES: u32 = 5;
+/// A new timeline scan starts at most this often, however many misses come.
+pub const SCAN_INTERVAL: Duration = Duration::from_secs(60);
+/// Full-text searches per minute at most (config `searches_per_minute`).
+pub const DEFAULT_SEARCHES_PER_MINUTE: u32 = 6;
+/// An answer is served from the daemon's cache without asking upstream for
+/// this long (config `cache_fresh_seconds`).
+pub const DEFAULT_CACHE_FRESH: Duration = Duration::from_secs(60);
+/// The last good answer is kept for stale-if-error this long (config
+/// `cache_keep_seconds`), matching nginx's 10-minute cache.
+pub const DEFAULT_CACHE_KEEP: Duration = Duration::from_secs(600);
+/// Answers kept in memory at most (config `cache_entries`).
+pub const DEFAULT_CACHE_ENTRIES: usize = 1_000;
+/// Upstream requests in flight at once (config `max_upstream_requests`).
+pub const DEFAULT_MAX_UPSTREAM: usize = 4;
+/// Connections served at once; nginx keeps a handful open with keep-alive.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Requests multiplexed on one FastCGI connection at once.
+pub const MAX_REQUESTS_PER_CONNECTION: usize = 16;
+/// Bytes of FastCGI params + stdin we accept for one request; nginx sends
+/// about 1 KiB of params for a GET.
+pub const MAX_FASTCGI_REQUEST_BYTES: usize = 64 * 1024;
+/// A connection with no request for this long is closed.
+pub const IDLE_CONNECTION: Duration = Duration::from_secs(120);
+/// Shutdown waits this long for in-flight requests, below the unit's
+/// `TimeoutStopSec=15s`.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A failed state write is retried after this long.
+pub const STATE_RETRY: Duration = Duration::from_secs(30);
+/// Largest state file we read at start.
+pub const MAX_STATE_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// `Retry-After` when the upstream failed without saying when to come back.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// `Cache-Control: max-age` of a stale answer served because upstream failed.
+pub const STALE_MAX_AGE: Duration = Duration::from_secs(30);
+/// Below this share of `X-RateLimit-Limit` left, calls are spaced out.
+pub const RATE_LIMIT_LOW_FRACTION: f64 = 0.1;
+/// Moderation lists (blocks, mutes) are fetched again after this long.
+pub const MODERATION_REFRESH: Duration = Duration::from_secs(600);
+/// Pages of blocks / mutes / domain blocks read at most (80 entries each).
+pub const MODERATION_PAGES: u32 = 5;
+/// Largest config file we read.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;

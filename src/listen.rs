@@ -1,0 +1,86 @@
+//! The listening socket: the one systemd passed (socket activation), or
+//! the one `--listen` names.
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+use listenfd::ListenFd;
+
+use crate::server::Listener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error(
+        "no socket to listen on: start me through mastodon-comments.socket (systemd socket activation) or pass --listen /run/mastodon-comments.sock or --listen 127.0.0.1:9000"
+    )]
+    NoSocket,
+    #[error("systemd passed {0} sockets; mastodon-comments.socket must have exactly one ListenStream=")]
+    TooMany(usize),
+    #[error("both --listen and a socket from systemd were given; drop --listen from the unit")]
+    Both,
+    #[error("the socket passed by systemd is not a stream socket (unix or TCP): {0}")]
+    WrongKind(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("{0} is in use by a running server; stop it or choose another path")]
+    InUse(String),
+}
+
+/// Takes the inherited socket, or binds `listen`. Must run inside the
+/// tokio runtime.
+pub fn acquire(listen: Option<&str>) -> Result<Listener, ListenError> {
+    let mut fds = ListenFd::from_env();
+    match (fds.len(), listen) {
+        (0, None) => Err(ListenError::NoSocket),
+        (0, Some(addr)) => bind(addr),
+        (1, None) => inherited(&mut fds),
+        (_, Some(_)) => Err(ListenError::Both),
+        (n, None) => Err(ListenError::TooMany(n)),
+    }
+}
+
+fn inherited(fds: &mut ListenFd) -> Result<Listener, ListenError> {
+    if let Ok(Some(l)) = fds.take_unix_listener(0) {
+        l.set_nonblocking(true)
+            .map_err(|e| ListenError::WrongKind(e.to_string()))?;
+        return tokio::net::UnixListener::from_std(l)
+            .map(Listener::Unix)
+            .map_err(|e| ListenError::WrongKind(e.to_string()));
+    }
+    match fds.take_tcp_listener(0) {
+        Ok(Some(l)) => {
+            l.set_nonblocking(true)
+                .map_err(|e| ListenError::WrongKind(e.to_string()))?;
+            tokio::net::TcpListener::from_std(l)
+                .map(Listener::Tcp)
+                .map_err(|e| ListenError::WrongKind(e.to_string()))
+        }
+        Ok(None) => Err(ListenError::WrongKind("fd 3 was already taken".into())),
+        Err(e) => Err(ListenError::WrongKind(e.to_string())),
+    }
+}
+
+/// `host:port` is TCP; anything else is a unix socket path, whose stale
+/// socket file (no server behind it) is removed first.
+pub fn bind(addr: &str) -> Result<Listener, ListenError> {
+    if let Ok(sa) = addr.parse::<std::net::SocketAddr>() {
+        let std = std::net::TcpListener::bind(sa).map_err(|e| ListenError::Bind(addr.into(), e))?;
+        std.set_nonblocking(true)
+            .map_err(|e| ListenError::Bind(addr.into(), e))?;
+        return tokio::net::TcpListener::from_std(std)
+            .map(Listener::Tcp)
+            .map_err(|e| ListenError::Bind(addr.into(), e));
+    }
+    let path = Path::new(addr);
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.file_type().is_socket()
+    {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(ListenError::InUse(addr.into()));
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    tokio::net::UnixListener::bind(path)
+        .map(Listener::Unix)
+        .map_err(|e| ListenError::Bind(addr.into(), e))
+}

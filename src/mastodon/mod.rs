@@ -1,0 +1,344 @@
+//! The Mastodon instance: one pooled HTTP client with bounds on time,
+//! bytes and concurrency, rate-limit bookkeeping, and the API model.
+//!
+//! Requests only ever go to the configured instance (redirects are not
+//! followed, `Link` headers are read for their `max_id` only), so the token
+//! cannot leak to another host.
+
+pub mod model;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::config::{Config, Token};
+use crate::limits;
+
+/// Why an upstream call gave nothing usable. Every variant is answered with
+/// 503 + `Retry-After`, except where callers branch (`NotFound`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the instance did not answer in time")]
+    Timeout,
+    #[error("cannot reach the instance: {0}")]
+    Connect(String),
+    #[error("the instance answered HTTP {0}")]
+    Status(u16),
+    #[error("the instance answered 404")]
+    NotFound,
+    #[error("rate-limited by the instance for {}s", .retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
+    #[error("the instance's answer is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the instance's answer is not the expected JSON: {0}")]
+    Body(String),
+}
+
+impl UpstreamError {
+    /// What to put in `Retry-After`.
+    pub fn retry_after(&self) -> Duration {
+        match self {
+            UpstreamError::RateLimited { retry_after } => (*retry_after).max(Duration::from_secs(1)),
+            _ => limits::DEFAULT_RETRY_AFTER,
+        }
+    }
+}
+
+/// Whether a call carries the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Token,
+    Anonymous,
+}
+
+/// A decoded answer plus the `max_id` of its `Link: rel="next"` page.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub value: T,
+    pub next_max_id: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct RateState {
+    /// No calls before this (after a 429, or when spacing calls out).
+    blocked_until: Option<Instant>,
+    /// Earliest time of the next call while `-Remaining` is low.
+    next_slot: Option<Instant>,
+}
+
+/// Counters for the operator's `STATUS=` line and the request log.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub calls: AtomicU64,
+    pub errors: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// The client for one instance. Built once; cheap to share.
+#[derive(Debug)]
+pub struct Mastodon {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<Token>,
+    max_body: usize,
+    permits: Semaphore,
+    rate: Mutex<RateState>,
+    pub counters: Counters,
+}
+
+impl Mastodon {
+    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("mastodon-comments/", env!("CARGO_PKG_VERSION"), ""))
+            .connect_timeout(limits::CONNECT_TIMEOUT)
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(config.max_upstream_requests)
+            .build()?;
+        Ok(Mastodon {
+            http,
+            base: config.url.clone(),
+            token: config.token.clone(),
+            max_body: config.max_response_bytes,
+            permits: Semaphore::new(config.max_upstream_requests),
+            rate: Mutex::new(RateState::default()),
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// GET an API path on the instance and decode its JSON. The caller
+    /// bounds the time; this bounds bytes, concurrency and rate.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        auth: Auth,
+    ) -> Result<Page<T>, UpstreamError> {
+        self.check_rate()?;
+        let _permit = self.permits.acquire().await.map_err(|_| UpstreamError::Timeout)?;
+        self.check_rate()?;
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.get_inner(path, query, auth).await;
+        if let Err(e) = &result
+            && !matches!(e, UpstreamError::NotFound)
+        {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.counters.last_error.lock() {
+                *last = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    async fn get_inner<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        auth: Auth,
+    ) -> Result<Page<T>, UpstreamError> {
+        let mut url = self.base.clone();
+        url.set_path(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut req = self.http.get(url);
+        if let (Auth::Token, Some(token)) = (auth, &self.token) {
+            req = req.bearer_auth(token.expose());
+        }
+        let mut resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                UpstreamError::Timeout
+            } else {
+                UpstreamError::Connect(error_chain(&e))
+            }
+        })?;
+        self.note_rate_headers(resp.status().as_u16(), resp.headers());
+        let status = resp.status().as_u16();
+        match status {
+            200 => {}
+            404 => return Err(UpstreamError::NotFound),
+            429 => {
+                return Err(UpstreamError::RateLimited {
+                    retry_after: self.blocked_for().unwrap_or(limits::DEFAULT_RETRY_AFTER),
+                });
+            }
+            s => return Err(UpstreamError::Status(s)),
+        }
+        let next_max_id = resp
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(next_max_id);
+        if resp.content_length().is_some_and(|n| n > self.max_body as u64) {
+            return Err(UpstreamError::TooLarge(self.max_body));
+        }
+        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(16 * 1024).min(1 << 20) as usize);
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_body {
+                        return Err(UpstreamError::TooLarge(self.max_body));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return Err(UpstreamError::Timeout),
+                Err(e) => return Err(UpstreamError::Connect(error_chain(&e))),
+            }
+        }
+        let value = serde_json::from_slice(&body).map_err(|e| UpstreamError::Body(e.to_string()))?;
+        Ok(Page { value, next_max_id })
+    }
+
+    /// Fails fast while the instance asked us to wait, so a burst of
+    /// requests never turns into a burst of 429s.
+    fn check_rate(&self) -> Result<(), UpstreamError> {
+        let now = Instant::now();
+        let Ok(mut rate) = self.rate.lock() else {
+            return Ok(());
+        };
+        if let Some(until) = rate.blocked_until {
+            if until > now {
+                return Err(UpstreamError::RateLimited {
+                    retry_after: ceil_secs(until - now),
+                });
+            }
+            rate.blocked_until = None;
+        }
+        if let Some(slot) = rate.next_slot {
+            if slot > now {
+                return Err(UpstreamError::RateLimited {
+                    retry_after: ceil_secs(slot - now),
+                });
+            }
+            rate.next_slot = None;
+        }
+        Ok(())
+    }
+
+    fn blocked_for(&self) -> Option<Duration> {
+        let rate = self.rate.lock().ok()?;
+        rate.blocked_until
+            .map(|u| ceil_secs(u.saturating_duration_since(Instant::now())))
+    }
+
+    /// Reads `X-RateLimit-*`: after a 429, wait until `-Reset`; when
+    /// `-Remaining` is below a tenth of `-Limit`, space calls out evenly
+    /// until the reset.
+    fn note_rate_headers(&self, status: u16, headers: &reqwest::header::HeaderMap) {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let reset_in = header("x-ratelimit-reset").and_then(parse_reset);
+        let remaining = header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<u64>().ok());
+        let limit = header("x-ratelimit-limit").and_then(|v| v.trim().parse::<u64>().ok());
+        let Ok(mut rate) = self.rate.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if status == 429 {
+            let wait = reset_in
+                .or_else(|| {
+                    header("retry-after")
+                        .and_then(|v| v.trim().parse().ok())
+                        .map(Duration::from_secs)
+                })
+                .unwrap_or(limits::DEFAULT_RETRY_AFTER)
+                .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+            rate.blocked_until = Some(now + wait);
+            return;
+        }
+        if let (Some(remaining), Some(limit), Some(reset_in)) = (remaining, limit, reset_in) {
+            let low = (limit as f64 * limits::RATE_LIMIT_LOW_FRACTION).ceil() as u64;
+            if remaining == 0 {
+                rate.blocked_until = Some(now + reset_in.min(Duration::from_secs(3600)));
+            } else if remaining <= low {
+                let spacing = reset_in.min(Duration::from_secs(3600)) / remaining as u32;
+                rate.next_slot = Some(now + spacing);
+            }
+        }
+    }
+}
+
+fn ceil_secs(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+/// `X-RateLimit-Reset` is an ISO 8601 time (Mastodon); some servers send
+/// seconds. Returns how long from now.
+pub fn parse_reset(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        // Small numbers are "seconds from now", large ones a Unix time.
+        if secs < 1_000_000_000 {
+            return Some(Duration::from_secs(secs));
+        }
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        return Some(at.duration_since(SystemTime::now()).unwrap_or_default());
+    }
+    let at = humantime::parse_rfc3339_weak(v.trim_end_matches('Z').trim_end_matches("+00:00")).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// The `max_id` of the `rel="next"` entry of a `Link` header.
+pub fn next_max_id(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        if !params
+            .split(';')
+            .any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next" && p.trim().starts_with("rel="))
+        {
+            return None;
+        }
+        let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+        let url = Url::parse(target).ok()?;
+        let id = url.query_pairs().find(|(k, _)| k == "max_id")?.1.into_owned();
+        crate::config::is_status_id(&id).then_some(id)
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header_next_page() {
+        let link = r#"<https://mastodon.example/api/v1/accounts/1/statuses?exclude_replies=true&max_id=116782320844810768>; rel="next", <https://mastodon.example/api/v1/accounts/1/statuses?min_id=116863362662476310>; rel="prev""#;
+        assert_eq!(next_max_id(link).as_deref(), Some("116782320844810768"));
+        let only_prev = r#"<https://mastodon.example/api/v1/x?min_id=5>; rel="prev""#;
+        assert_eq!(next_max_id(only_prev), None);
+        assert_eq!(next_max_id("garbage"), None);
+        let hostile = r#"<https://m.example/x?max_id=1%22%3E>; rel="next""#;
+        assert_eq!(next_max_id(hostile), None);
+    }
+
+    #[test]
+    fn reset_header_forms() {
+        let soon = humantime::format_rfc3339_micros(SystemTime::now() + Duration::from_secs(120)).to_string();
+        let d = parse_reset(&soon).expect("iso");
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert_eq!(parse_reset("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_reset("2001-01-01T00:00:00.000000Z"), Some(Duration::ZERO));
+        assert_eq!(parse_reset("soon"), None);
+    }
+}

@@ -1,0 +1,346 @@
+//! Finding the post that announced an article ("the root").
+//!
+//! In order: the config's `roots` map; the state file; the author's own
+//! timeline (one scan indexes every article link it sees, so one scan
+//! serves all articles); full-text search (v2, v1 on old servers). A status
+//! announces an article when it is the author's own public post (not a
+//! reply, not a boost) and one of its links points at exactly that
+//! article: `/post` never matches `/post-part-2`.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::LazyLock;
+use std::sync::Mutex;
+
+use tokio::time::Instant;
+use url::Url;
+
+use crate::cache::Coalescer;
+use crate::config::Config;
+use crate::limits;
+use crate::mastodon::model::{SearchResults, Status};
+use crate::mastodon::{Auth, Mastodon, UpstreamError};
+use crate::query;
+use crate::state::{Known, State, id_order};
+
+thread_local! {
+    static HREFS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An html5 parse that only collects `href`s (same parser as the
+/// sanitizer, so links are read the way a browser reads them).
+static LINK_READER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::empty();
+    b.add_tags(["a"])
+        .add_tag_attributes("a", ["href"])
+        .url_relative(ammonia::UrlRelative::PassThrough)
+        .attribute_filter(|_, attr, value| {
+            if attr == "href" {
+                HREFS.with(|h| h.borrow_mut().push(value.to_string()));
+            }
+            None
+        });
+    b
+});
+
+/// The `href`s of a status's HTML content.
+pub fn links(content: &str) -> Vec<String> {
+    HREFS.with(|h| h.borrow_mut().clear());
+    let _ = LINK_READER.clean(content);
+    HREFS.with(|h| std::mem::take(&mut *h.borrow_mut()))
+}
+
+/// The article path a link points at, normalised like request paths
+/// (percent-decoding, `index.html`, trailing slash, `.`/`..`), if it is on
+/// the blog (`blog_url`'s host and port; any host when unset).
+pub fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
+    let u = Url::parse(link.trim()).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    if let Some(blog) = blog {
+        let same_host = u.host_str()?.eq_ignore_ascii_case(blog.host_str()?);
+        let same_port = u.port() == blog.port() || blog.port().is_none() && u.port().is_none();
+        if !same_host || !same_port {
+            return None;
+        }
+    }
+    let decoded = query::from_request(u.path(), "").ok()?;
+    let path = decoded
+        .strip_suffix("/index.html")
+        .map(|p| if p.is_empty() { "/" } else { p });
+    let path = path.map(str::to_string).unwrap_or(decoded);
+    query::clean_article_path(&path).ok()
+}
+
+/// Whether a status may be a root at all.
+pub fn is_candidate(s: &Status, userid: Option<&str>) -> bool {
+    s.reblog.is_none()
+        && s.in_reply_to_id.is_none()
+        && crate::render::valid_id(&s.id)
+        && matches!(s.visibility.as_str(), "public" | "unlisted")
+        && userid.is_none_or(|u| s.account.id == u)
+}
+
+/// The article paths a status announces (empty for non-candidates).
+pub fn announced(s: &Status, config: &Config) -> Vec<String> {
+    if !is_candidate(s, config.userid.as_deref()) {
+        return Vec::new();
+    }
+    let mut paths: Vec<String> = links(&s.content)
+        .iter()
+        .map(String::as_str)
+        .chain(s.card.as_ref().map(|c| c.url.as_str()))
+        .filter_map(|l| article_path(l, config.blog_url.as_ref()))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// Root discovery shared by all requests: coalesced and rate-limited, so
+/// scanners probing random URLs cost (almost) nothing upstream.
+#[derive(Default)]
+pub struct Discovery {
+    scans: Coalescer<(), Result<(), UpstreamError>>,
+    searches: Coalescer<String, Result<Vec<String>, UpstreamError>>,
+    last_scan: Mutex<Option<Instant>>,
+    recent_searches: Mutex<VecDeque<Instant>>,
+}
+
+/// What discovery works with; cloned into spawned (coalesced) tasks.
+#[derive(Clone)]
+pub struct Ctx {
+    pub config: std::sync::Arc<Config>,
+    pub mastodon: std::sync::Arc<Mastodon>,
+    pub state: std::sync::Arc<State>,
+}
+
+impl Discovery {
+    /// The root id of an article, or `None` when it has none (yet).
+    pub async fn find(&self, ctx: &Ctx, path: &str) -> Result<Option<String>, UpstreamError> {
+        if let Some(id) = ctx.config.roots.get(path) {
+            return Ok(Some(id.clone()));
+        }
+        match ctx.state.lookup(path) {
+            Known::Roots(ids) => return Ok(ids.first().cloned()),
+            Known::RecentMiss => return Ok(None),
+            Known::Unknown => {}
+        }
+        let mut failure = None;
+        let mut looked = false;
+        if ctx.config.userid.is_some() && ctx.config.scan_pages > 0 && self.scan_due() {
+            looked = true;
+            let c = ctx.clone();
+            let r = self
+                .scans
+                .run(
+                    (),
+                    move || async move { scan_timeline(&c).await },
+                    Err(UpstreamError::Status(500)),
+                )
+                .await;
+            if let Err(e) = r {
+                failure = Some(e);
+            }
+            if let Known::Roots(ids) = ctx.state.lookup(path) {
+                return Ok(ids.first().cloned());
+            }
+        }
+        if ctx.mastodon.has_token() && self.search_allowed(ctx.config.searches_per_minute) {
+            looked = true;
+            let c = ctx.clone();
+            let p = path.to_string();
+            let r = self
+                .searches
+                .run(
+                    path.to_string(),
+                    move || async move { search(&c, &p).await },
+                    Err(UpstreamError::Status(500)),
+                )
+                .await;
+            match r {
+                Ok(ids) if !ids.is_empty() => {
+                    ctx.state.add_roots(path, &ids);
+                    if let Known::Roots(ids) = ctx.state.lookup(path) {
+                        return Ok(ids.first().cloned());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => {
+                if looked {
+                    ctx.state.add_miss(path);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// At most one timeline scan per [`limits::SCAN_INTERVAL`].
+    fn scan_due(&self) -> bool {
+        let Ok(mut last) = self.last_scan.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < limits::SCAN_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// At most `per_minute` searches in any minute.
+    fn search_allowed(&self, per_minute: u32) -> bool {
+        let Ok(mut recent) = self.recent_searches.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(60))
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= per_minute as usize {
+            return false;
+        }
+        recent.push_back(now);
+        true
+    }
+}
+
+/// Reads the author's timeline newest first until a post indexed before
+/// (or `scan_pages` pages), indexing every article link into the state.
+pub async fn scan_timeline(ctx: &Ctx) -> Result<(), UpstreamError> {
+    let Some(userid) = ctx.config.userid.as_deref() else {
+        return Ok(());
+    };
+    let watermark = ctx.state.scanned_up_to();
+    let path = format!("/api/v1/accounts/{userid}/statuses");
+    let mut max_id: Option<String> = None;
+    let mut newest: Option<String> = None;
+    for _ in 0..ctx.config.scan_pages {
+        let mut q = vec![
+            ("exclude_replies", "true"),
+            ("exclude_reblogs", "true"),
+            ("limit", "40"),
+        ];
+        if let Some(m) = &max_id {
+            q.push(("max_id", m));
+        }
+        let page = ctx.mastodon.get::<Vec<Status>>(&path, &q, Auth::Token).await?;
+        if page.value.is_empty() {
+            break;
+        }
+        let mut reached_old = false;
+        for s in &page.value {
+            if !crate::render::valid_id(&s.id) {
+                continue;
+            }
+            if newest.as_deref().is_none_or(|n| id_order(&s.id, n).is_gt()) {
+                newest = Some(s.id.clone());
+            }
+            if watermark.as_deref().is_some_and(|w| id_order(&s.id, w).is_le()) {
+                reached_old = true;
+                continue;
+            }
+            for article in announced(s, &ctx.config) {
+                ctx.state.add_roots(&article, std::slice::from_ref(&s.id));
+            }
+        }
+        match page.next_max_id {
+            Some(next) if !reached_old => max_id = Some(next),
+            _ => break,
+        }
+    }
+    if let Some(n) = newest {
+        ctx.state.set_scanned_up_to(&n);
+    }
+    Ok(())
+}
+
+/// Full-text search for the article (needs a token; finds statuses only on
+/// instances with Elasticsearch). `/api/v1/search` only when v2 is 404.
+pub async fn search(ctx: &Ctx, path: &str) -> Result<Vec<String>, UpstreamError> {
+    let q = match &ctx.config.blog_url {
+        Some(blog) if path != "/" => format!("{}{}/", blog.as_str().trim_end_matches('/'), path),
+        Some(blog) => blog.to_string(),
+        None => path.to_string(),
+    };
+    let query = [("q", q.as_str()), ("type", "statuses"), ("limit", "40")];
+    let found = match ctx
+        .mastodon
+        .get::<SearchResults>("/api/v2/search", &query, Auth::Token)
+        .await
+    {
+        Err(UpstreamError::NotFound) => {
+            ctx.mastodon
+                .get::<SearchResults>("/api/v1/search", &[("q", q.as_str())], Auth::Token)
+                .await?
+        }
+        other => other?,
+    };
+    let mut ids: Vec<String> = found
+        .value
+        .statuses
+        .iter()
+        .filter(|s| announced(s, &ctx.config).iter().any(|a| a == path))
+        .map(|s| s.id.clone())
+        .collect();
+    ids.sort_by(|a, b| id_order(a, b));
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_read_like_a_browser() {
+        let l = links(
+            r#"<p>New post: <a href="https://blog.example.org/2026/07/01/slow-bread/" rel="nofollow"><span class="invisible">https://</span>blog</a> and <a href='https://x.example/&amp;a'>x</a></p>"#,
+        );
+        assert_eq!(
+            l,
+            vec![
+                "https://blog.example.org/2026/07/01/slow-bread/",
+                "https://x.example/&a"
+            ]
+        );
+    }
+
+    #[test]
+    fn article_paths_compare_exactly() {
+        let blog = Url::parse("https://blog.example.org").ok();
+        let b = blog.as_ref();
+        let cases = [
+            ("https://blog.example.org/2018/12/01/post/", Some("/2018/12/01/post")),
+            ("https://BLOG.example.org/2018/12/01/post", Some("/2018/12/01/post")),
+            (
+                "http://blog.example.org/2018/12/01/post/index.html",
+                Some("/2018/12/01/post"),
+            ),
+            (
+                "https://blog.example.org/2018/12/01/p%6Fst/?utm=1#c",
+                Some("/2018/12/01/post"),
+            ),
+            (
+                "https://blog.example.org/2018/12/01/post-part-2/",
+                Some("/2018/12/01/post-part-2"),
+            ),
+            ("https://blog.example.org:8443/2018/12/01/post/", None),
+            ("https://other.example/2018/12/01/post/", None),
+            ("javascript:alert(1)", None),
+            ("/2018/12/01/post/", None),
+        ];
+        for (link, want) in cases {
+            assert_eq!(article_path(link, b).as_deref(), want, "{link}");
+        }
+        assert_eq!(article_path("https://any.example/a/", None).as_deref(), Some("/a"));
+    }
+}

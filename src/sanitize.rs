@@ -1,0 +1,314 @@
+//! Makes remote content safe to publish: an HTML allow-list for `content`
+//! (ammonia), escaping for plain-text fields, custom emoji as `<img>`, and
+//! URL checks. Every string this module returns can be inserted into HTML
+//! text or a single- or double-quoted attribute as is.
+//!
+//! The upstream sanitizer is not trusted: a compromised or non-Mastodon
+//! server can send anything.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use url::Url;
+
+use crate::limits::MAX_URL_BYTES;
+use crate::mastodon::model::Emoji;
+
+/// The `rel` every link in a comment gets: no referrer, no `window.opener`,
+/// no search-engine credit for spam.
+pub const LINK_REL: &str = "nofollow noopener noreferrer ugc";
+
+/// Mastodon's own output tags only; built once.
+static CONTENT: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::empty();
+    b.add_tags([
+        "p",
+        "br",
+        "a",
+        "span",
+        "del",
+        "s",
+        "pre",
+        "blockquote",
+        "code",
+        "b",
+        "strong",
+        "u",
+        "i",
+        "em",
+        "ul",
+        "ol",
+        "li",
+        "ruby",
+        "rt",
+        "rp",
+    ])
+    .add_tag_attributes("a", ["href"])
+    .add_allowed_classes("a", ["mention", "hashtag", "u-url", "status-link"])
+    .add_allowed_classes("span", ["h-card", "invisible", "ellipsis"])
+    .add_allowed_classes("p", ["quote-inline"])
+    .add_url_schemes(["http", "https"])
+    .url_relative(ammonia::UrlRelative::Deny)
+    .link_rel(Some(LINK_REL))
+    .strip_comments(true)
+    .attribute_filter(|_element, attribute, value| match attribute {
+        "href" => {
+            let safe = url(value);
+            (!safe.is_empty()).then_some(Cow::Owned(safe))
+        }
+        _ => Some(Cow::Borrowed(value)),
+    });
+    b
+});
+
+/// Sanitizes a status's HTML `content` and turns its declared custom emoji
+/// into images.
+pub fn content(html: &str, emojis: &[Emoji]) -> String {
+    let clean = CONTENT.clean(html).to_string();
+    replace_emoji(&clean, emojis)
+}
+
+/// A plain-text field (`display_name`, `spoiler_text`) as HTML: escaped
+/// text with the declared custom emoji as images.
+pub fn text(plain: &str, emojis: &[Emoji]) -> String {
+    replace_emoji(&escape(plain), emojis)
+}
+
+/// HTML-escapes text for element content and quoted attributes; drops
+/// NUL, which browsers turn into U+FFFD anyway.
+pub fn escape(plain: &str) -> String {
+    let mut out = String::with_capacity(plain.len() + plain.len() / 8);
+    for c in plain.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An absolute `http`/`https` URL that cannot break out of a quoted
+/// attribute (quotes, angle brackets, backticks and spaces
+/// percent-encoded, no credentials), or `""` when there is none.
+pub fn url(raw: &str) -> String {
+    let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
+    if raw.is_empty() || raw.len() > MAX_URL_BYTES {
+        return String::new();
+    }
+    let Ok(mut u) = Url::parse(raw) else {
+        return String::new();
+    };
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
+        return String::new();
+    }
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    let mut s = String::from(u);
+    // The url crate leaves these in some components; none may reach HTML.
+    if s.contains(['\'', '"', '<', '>', '`', ' ', '\\']) {
+        s = s
+            .replace('\'', "%27")
+            .replace('"', "%22")
+            .replace('<', "%3C")
+            .replace('>', "%3E")
+            .replace('`', "%60")
+            .replace(' ', "%20")
+            .replace('\\', "%5C");
+    }
+    if s.len() > MAX_URL_BYTES { String::new() } else { s }
+}
+
+/// Replaces `:shortcode:` in the text (never inside tags) of sanitized HTML
+/// with the emoji's image, for shortcodes the status declares only.
+fn replace_emoji(html: &str, emojis: &[Emoji]) -> String {
+    if emojis.is_empty() || !html.contains(':') {
+        return html.to_string();
+    }
+    let known: HashSet<&str> = emojis
+        .iter()
+        .filter(|e| is_shortcode(&e.shortcode) && !emoji_src(e).is_empty())
+        .map(|e| e.shortcode.as_str())
+        .collect();
+    if known.is_empty() {
+        return html.to_string();
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while !rest.is_empty() {
+        // Copy a tag through untouched; attribute values are double-quoted
+        // in serialized HTML and may hold '>'.
+        if rest.starts_with('<') {
+            let mut in_quote = false;
+            let mut end = rest.len();
+            for (i, c) in rest.char_indices().skip(1) {
+                match c {
+                    '"' => in_quote = !in_quote,
+                    '>' if !in_quote => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let text_end = rest.find('<').unwrap_or(rest.len());
+        emoji_in_text(&rest[..text_end], &known, emojis, &mut out);
+        rest = &rest[text_end..];
+    }
+    out
+}
+
+fn emoji_in_text(text: &str, known: &HashSet<&str>, emojis: &[Emoji], out: &mut String) {
+    let mut rest = text;
+    while let Some(start) = rest.find(':') {
+        let after = &rest[start + 1..];
+        let code_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let code = &after[..code_len];
+        if code_len > 0 && after[code_len..].starts_with(':') && known.contains(code) {
+            out.push_str(&rest[..start]);
+            if let Some(e) = emojis.iter().find(|e| e.shortcode == code) {
+                out.push_str(&format!(
+                    r#"<img class="emoji" src="{}" alt=":{code}:" title=":{code}:" draggable="false">"#,
+                    emoji_src(e)
+                ));
+            }
+            rest = &after[code_len + 1..];
+        } else {
+            out.push_str(&rest[..start + 1]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+}
+
+fn is_shortcode(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The non-animated image when it is safe, else the animated one.
+fn emoji_src(e: &Emoji) -> String {
+    let s = url(&e.static_url);
+    if s.is_empty() { url(&e.url) } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emoji(code: &str, url: &str) -> Emoji {
+        Emoji {
+            shortcode: code.into(),
+            url: url.into(),
+            static_url: url.into(),
+        }
+    }
+
+    #[test]
+    fn content_keeps_mastodon_markup() {
+        let html = r#"<p>Hi <span class="h-card" translate="no"><a href="https://m.example/@nadia" class="u-url mention">@<span>nadia</span></a></span> <a href="https://m.example/tags/x" class="mention hashtag" rel="tag">#<span>x</span></a> Q&amp;A<br>two</p>"#;
+        let out = content(html, &[]);
+        assert!(out.contains(r#"<span class="h-card"><a href="https://m.example/@nadia" class="u-url mention" rel="nofollow noopener noreferrer ugc">@<span>nadia</span></a></span>"#), "{out}");
+        assert!(out.contains("Q&amp;A<br>two</p>"), "{out}");
+        assert!(!out.contains("translate"), "{out}");
+    }
+
+    #[test]
+    fn content_drops_everything_dangerous() {
+        let html = concat!(
+            r#"<p onclick="x()" style="color:red">a<script>alert(1)</script><iframe src="https://evil.example/frame"></iframe>"#,
+            r#"<img src=x onerror=alert(2)><a href="javascript:alert(3)">js</a><a href=" jav&#x09;ascript:alert(4)">tab</a>"#,
+            r#"<a href="data:text/html,<script>">data</a><a href="//evil.example/x">pr</a><a href="/rel">rel</a>"#,
+            r#"<a href="https://ok.example/&quot;&gt;&lt;script&gt;" target="_self" rel="opener" id="x" class="quote-inline evil">q</a>"#,
+            r#"<form><input></form><style>p{}</style><svg/onload=alert(5)><!-- c --></div></span><b><i>x</b></i></p>"#
+        );
+        let out = content(html, &[]);
+        for bad in [
+            "<script",
+            "<iframe",
+            "<img",
+            "javascript",
+            "data:",
+            "evil.example",
+            "onclick",
+            "style",
+            "onerror",
+            "<form",
+            "<input",
+            "<svg",
+            "target",
+            "opener\"",
+            "id=",
+            "evil\"",
+            "<!--",
+            "\"/rel\"",
+        ] {
+            assert!(!out.contains(bad), "{bad} in {out}");
+        }
+        assert!(out.contains(r#"href="https://ok.example/%22%3E%3Cscript%3E""#), "{out}");
+        for text in ["js", "tab", "data", "pr", "rel", "q"] {
+            assert!(out.contains(&format!(">{text}</a>")), "{text} in {out}");
+        }
+    }
+
+    #[test]
+    fn text_is_escaped_for_text_and_both_quote_styles() {
+        let out = text(
+            r#"<script>alert("x")</script> it's & :blob:"#,
+            &[emoji("blob", "https://f.example/b.png")],
+        );
+        assert_eq!(
+            out,
+            r#"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; it&#39;s &amp; <img class="emoji" src="https://f.example/b.png" alt=":blob:" title=":blob:" draggable="false">"#
+        );
+        assert_eq!(escape("a\0b"), "ab");
+    }
+
+    #[test]
+    fn emoji_only_declared_and_safe_and_never_in_attributes() {
+        let emojis = [
+            emoji("ok", "https://f.example/ok.png"),
+            emoji("evil", "javascript:alert(1)"),
+        ];
+        let out = content(
+            r#"<p>:ok: 10:30:45 :nope: :evil: <a href="https://x.example/:ok:">:ok:</a></p>"#,
+            &emojis,
+        );
+        assert_eq!(out.matches("<img").count(), 2, "{out}");
+        assert!(out.contains("10:30:45 :nope: :evil:"), "{out}");
+        assert!(out.contains(r#"href="https://x.example/:ok:""#), "{out}");
+    }
+
+    #[test]
+    fn urls_are_absolute_http_and_inert() {
+        let cases = [
+            ("https://m.example/@alice", "https://m.example/@alice"),
+            ("HTTPS://M.Example/a b", "https://m.example/a%20b"),
+            (
+                "https://m.example/a\"onmouseover=x",
+                "https://m.example/a%22onmouseover=x",
+            ),
+            ("https://m.example/it's", "https://m.example/it%27s"),
+            ("https://m.example/?q=<x>'\"", "https://m.example/?q=%3Cx%3E%27%22"),
+            ("https://user:pw@m.example/", "https://m.example/"),
+            ("javascript:alert(1)", ""),
+            ("data:text/html,x", ""),
+            ("//evil.example/x", ""),
+            ("/relative", ""),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(url(input), want, "{input}");
+        }
+    }
+}

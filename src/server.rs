@@ -1,0 +1,175 @@
+//! The accept loop: a bound listener in, connections out to the protocol,
+//! a cap on connections, and a two-phase bounded shutdown (stop accepting,
+//! then drain in-flight requests for at most [`limits::DRAIN_TIMEOUT`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::App;
+use crate::http::Extra;
+use crate::limits;
+
+/// A listening socket of either family.
+#[derive(Debug)]
+pub enum Listener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    /// Where it listens, for the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Unix(l) => l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| "unix socket".into()),
+            Listener::Tcp(l) => l
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| "tcp socket".into()),
+        }
+    }
+}
+
+/// What the connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    Fastcgi,
+    Http,
+}
+
+/// Requests in flight and the time of the last one, for idle exit.
+#[derive(Debug)]
+pub struct Activity {
+    busy: AtomicUsize,
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            busy: AtomicUsize::new(0),
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Marks a request as in flight until dropped.
+pub struct Busy<'a>(&'a Activity);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Activity {
+    pub fn begin(&self) -> Busy<'_> {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        Busy(self)
+    }
+
+    fn touch(&self) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// How long nothing has been in flight.
+    pub fn idle_for(&self) -> Duration {
+        if self.busy.load(Ordering::SeqCst) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_ms.load(Ordering::SeqCst));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+/// Serves until `shutdown` is cancelled, then drains. `extra` adds routes
+/// in HTTP mode (the demo page).
+pub async fn serve(
+    listener: Listener,
+    protocol: Protocol,
+    app: Arc<App>,
+    extra: Option<Extra>,
+    activity: Arc<Activity>,
+    shutdown: CancellationToken,
+) {
+    let tracker = TaskTracker::new();
+    let permits = Arc::new(Semaphore::new(limits::MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let accepted = tokio::select! {
+            a = accept(&listener) => a,
+            _ = shutdown.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (app, extra, activity, shutdown) = (app.clone(), extra.clone(), activity.clone(), shutdown.clone());
+        tracker.spawn(async move {
+            let _permit = permit;
+            match (protocol, stream) {
+                (Protocol::Fastcgi, Stream::Unix(s)) => {
+                    crate::fastcgi::serve_connection(s, app, activity, shutdown).await
+                }
+                (Protocol::Fastcgi, Stream::Tcp(s)) => {
+                    crate::fastcgi::serve_connection(s, app, activity, shutdown).await
+                }
+                (Protocol::Http, Stream::Unix(s)) => {
+                    crate::http::serve_connection(s, app, extra, activity, shutdown).await
+                }
+                (Protocol::Http, Stream::Tcp(s)) => {
+                    crate::http::serve_connection(s, app, extra, activity, shutdown).await
+                }
+            }
+        });
+    }
+    tracker.close();
+    if tokio::time::timeout(limits::DRAIN_TIMEOUT, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} connections still busy after {}s; stopping anyway",
+            tracker.len(),
+            limits::DRAIN_TIMEOUT.as_secs()
+        );
+    }
+}
+
+enum Stream {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<Stream> {
+    match listener {
+        Listener::Unix(l) => l.accept().await.map(|(s, _)| Stream::Unix(s)),
+        Listener::Tcp(l) => l.accept().await.map(|(s, _)| {
+            let _ = s.set_nodelay(true);
+            Stream::Tcp(s)
+        }),
+    }
+}

@@ -1,0 +1,487 @@
+//! A stand-in Mastodon instance serving a fixture scenario over plain HTTP
+//! on loopback: the demo runs the real client path against it, and the
+//! tests make it slow, broken or hostile on purpose.
+//!
+//! Routes: `/api/v1/statuses/:id`, `…/:id/context` (authenticated view with
+//! a token, anonymous view without), `/api/v1/accounts/:id/statuses`
+//! (computed from the scenario's statuses, with `Link` paging),
+//! `/api/v2/search`, `/api/v1/search` (404, as on Mastodon ≥ 3.0),
+//! `/api/v1/blocks|mutes|domain_blocks`. Control: `/__stand-in/mode?set=…`,
+//! `/__stand-in/delay?ms=…`, `/__stand-in/calls`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::state::id_order;
+
+/// A fixture scenario: relative file path → contents.
+#[derive(Debug, Clone, Default)]
+pub struct Scenario {
+    files: HashMap<String, Arc<str>>,
+}
+
+impl Scenario {
+    /// Reads a scenario folder (`statuses/`, `context/`, `search/`, …).
+    pub fn from_dir(dir: &Path) -> std::io::Result<Scenario> {
+        let mut files = HashMap::new();
+        for sub in [
+            "",
+            "statuses",
+            "context",
+            "context-anonymous",
+            "search",
+            "accounts",
+            "http",
+        ] {
+            let d = dir.join(sub);
+            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "json") && p.is_file() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let key = if sub.is_empty() { name } else { format!("{sub}/{name}") };
+                    files.insert(key, Arc::from(std::fs::read_to_string(&p)?));
+                }
+            }
+        }
+        if !files.contains_key("expect.json") {
+            return Err(std::io::Error::other(format!(
+                "{} is not a fixture scenario (no expect.json)",
+                dir.display()
+            )));
+        }
+        Ok(Scenario { files })
+    }
+
+    /// A scenario from (path, contents) pairs, e.g. embedded at build time.
+    pub fn from_files(list: &[(&str, &str)]) -> Scenario {
+        Scenario {
+            files: list.iter().map(|(k, v)| (k.to_string(), Arc::from(*v))).collect(),
+        }
+    }
+
+    pub fn file(&self, name: &str) -> Option<&str> {
+        self.files.get(name).map(|s| &**s)
+    }
+
+    /// The scenario's `expect.json`.
+    pub fn expect(&self) -> Value {
+        self.file("expect.json")
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    fn statuses(&self) -> Vec<Value> {
+        let mut all: Vec<Value> = self
+            .files
+            .iter()
+            .filter(|(k, _)| k.starts_with("statuses/"))
+            .filter_map(|(_, v)| serde_json::from_str(v).ok())
+            .collect();
+        all.sort_by(|a, b| id_order(b["id"].as_str().unwrap_or(""), a["id"].as_str().unwrap_or("")));
+        all
+    }
+}
+
+/// How the stand-in misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Ok,
+    /// 500 with Rails' JSON error.
+    Error,
+    /// Accepts the request and never answers.
+    Hang,
+    /// A valid answer at one byte per second.
+    Slow,
+    /// A 200 body of 300 MiB.
+    Huge,
+    /// 200 with invalid JSON.
+    Garbage,
+    /// 200 with a proxy's HTML error page.
+    Html,
+    /// 200 with valid JSON of the wrong shape.
+    WrongShape,
+    /// Promises 100 KiB and closes the connection after a few bytes.
+    MidClose,
+    /// 429 with Mastodon's rate-limit headers (reset in 60 s).
+    RateLimit,
+    /// 404 for everything.
+    NotFound,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "ok" => Mode::Ok,
+            "error" => Mode::Error,
+            "hang" => Mode::Hang,
+            "slow" => Mode::Slow,
+            "huge" => Mode::Huge,
+            "garbage" => Mode::Garbage,
+            "html" => Mode::Html,
+            "wrongshape" => Mode::WrongShape,
+            "midclose" => Mode::MidClose,
+            "ratelimit" => Mode::RateLimit,
+            "notfound" => Mode::NotFound,
+            _ => return None,
+        })
+    }
+}
+
+struct Shared {
+    scenario: Scenario,
+    statuses: Vec<Value>,
+    mode: Mutex<Mode>,
+    delay: Mutex<Duration>,
+    calls: Mutex<BTreeMap<String, u64>>,
+    total: AtomicU64,
+    authorized: AtomicU64,
+}
+
+/// A running stand-in; dropping it does not stop it (it lives as long as
+/// the runtime).
+#[derive(Clone)]
+pub struct StandIn {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+impl StandIn {
+    /// Starts serving `scenario` on `listener`.
+    pub fn start(scenario: Scenario, listener: TcpListener) -> std::io::Result<StandIn> {
+        let addr = listener.local_addr()?;
+        let statuses = scenario.statuses();
+        let shared = Arc::new(Shared {
+            scenario,
+            statuses,
+            mode: Mutex::new(Mode::Ok),
+            delay: Mutex::new(Duration::ZERO),
+            calls: Mutex::new(BTreeMap::new()),
+            total: AtomicU64::new(0),
+            authorized: AtomicU64::new(0),
+        });
+        let s = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let s = s.clone();
+                        async move { Ok::<_, Infallible>(route(&s, req).await) }
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                });
+            }
+        });
+        Ok(StandIn { addr, shared })
+    }
+
+    /// Binds 127.0.0.1 on a free port and starts.
+    pub async fn start_local(scenario: Scenario) -> std::io::Result<StandIn> {
+        let l = TcpListener::bind("127.0.0.1:0").await?;
+        StandIn::start(scenario, l)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        if let Ok(mut m) = self.shared.mode.lock() {
+            *m = mode;
+        }
+    }
+
+    /// Adds this much latency to every API call.
+    pub fn set_delay(&self, d: Duration) {
+        if let Ok(mut m) = self.shared.delay.lock() {
+            *m = d;
+        }
+    }
+
+    /// Calls per route name (`status`, `context`, `account_statuses`,
+    /// `search_v2`, `search_v1`, `blocks`, `mutes`, `domain_blocks`, `other`).
+    pub fn calls(&self, route: &str) -> u64 {
+        self.shared
+            .calls
+            .lock()
+            .ok()
+            .and_then(|c| c.get(route).copied())
+            .unwrap_or(0)
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.shared.total.load(Ordering::SeqCst)
+    }
+
+    /// Calls that carried `Authorization: Bearer …`.
+    pub fn authorized_calls(&self) -> u64 {
+        self.shared.authorized.load(Ordering::SeqCst)
+    }
+}
+
+fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> hyper::Response<Body> {
+    let mut r = hyper::Response::new(Full::new(body.into()).boxed());
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json(status: u16, body: impl Into<Bytes>) -> hyper::Response<Body> {
+    full(status, "application/json; charset=utf-8", body)
+}
+
+fn not_found() -> hyper::Response<Body> {
+    json(404, r#"{"error":"Record not found"}"#)
+}
+
+fn query_map(q: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<Body> {
+    let path = req.uri().path().to_string();
+    let q = query_map(req.uri().query());
+    if let Some(ctl) = path.strip_prefix("/__stand-in/") {
+        return control(s, ctl, &q);
+    }
+    let authed = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let name = match segs.as_slice() {
+        ["api", "v1", "statuses", _] => "status",
+        ["api", "v1", "statuses", _, "context"] => "context",
+        ["api", "v1", "accounts", _, "statuses"] => "account_statuses",
+        ["api", "v2", "search"] => "search_v2",
+        ["api", "v1", "search"] => "search_v1",
+        ["api", "v1", "blocks"] => "blocks",
+        ["api", "v1", "mutes"] => "mutes",
+        ["api", "v1", "domain_blocks"] => "domain_blocks",
+        _ => "other",
+    };
+    s.total.fetch_add(1, Ordering::SeqCst);
+    if authed {
+        s.authorized.fetch_add(1, Ordering::SeqCst);
+    }
+    if let Ok(mut c) = s.calls.lock() {
+        *c.entry(name.to_string()).or_default() += 1;
+    }
+    let delay = s.delay.lock().map(|d| *d).unwrap_or_default();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mode = s.mode.lock().map(|m| *m).unwrap_or(Mode::Ok);
+    let normal = || -> hyper::Response<Body> {
+        match (name, segs.as_slice()) {
+            ("status", [.., id]) => file(s, &format!("statuses/{id}.json")),
+            ("context", [.., id, _]) => {
+                let dir = if authed { "context" } else { "context-anonymous" };
+                match s.scenario.file(&format!("{dir}/{id}.json")) {
+                    Some(body) => json(200, body.to_string()),
+                    // An existing status nobody replied to.
+                    None if s.scenario.file(&format!("statuses/{id}.json")).is_some() => {
+                        json(200, r#"{"ancestors":[],"descendants":[]}"#)
+                    }
+                    None => not_found(),
+                }
+            }
+            ("account_statuses", [.., id, _]) => account_statuses(s, id, &q),
+            ("search_v2", _) if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
+            ("search_v2", _) => {
+                let key = url::form_urlencoded::byte_serialize(q.get("q").map_or("", String::as_str).as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20");
+                match s.scenario.file(&format!("search/{key}.json")) {
+                    Some(body) => json(200, body.to_string()),
+                    None => json(200, r#"{"accounts":[],"statuses":[],"hashtags":[]}"#),
+                }
+            }
+            ("search_v1", _) => full(
+                404,
+                "text/html",
+                "<html><body>The page you were looking for doesn't exist.</body></html>",
+            ),
+            ("blocks" | "mutes" | "domain_blocks", _) => json(200, "[]"),
+            _ => not_found(),
+        }
+    };
+    match mode {
+        Mode::Ok => normal(),
+        Mode::Error => json(500, r#"{"status":500,"error":"Internal Server Error"}"#),
+        Mode::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            json(500, "{}")
+        }
+        Mode::Slow => {
+            let body = normal().into_body();
+            let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let stream = futures_util::stream::iter(bytes.to_vec()).then(|b| async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b])))
+            });
+            let mut r = hyper::Response::new(BodyExt::boxed(StreamBody::new(stream)));
+            if let Ok(v) = "application/json".parse() {
+                r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        Mode::Huge => {
+            const CHUNK: usize = 64 * 1024;
+            const TOTAL: usize = 300 * 1024 * 1024;
+            let chunk = Bytes::from(b"{\"id\":\"1\"},".repeat(CHUNK / 11));
+            let first =
+                futures_util::stream::once(async { Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"["))) });
+            let rest = futures_util::stream::iter(0..TOTAL / chunk.len())
+                .map(move |_| Ok::<_, Infallible>(Frame::data(chunk.clone())));
+            let mut r = hyper::Response::new(BodyExt::boxed(StreamBody::new(first.chain(rest))));
+            if let Ok(v) = "application/json".parse() {
+                r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        Mode::Garbage => json(200, "{\"id\": \"1\", \"content\": <not json"),
+        Mode::Html => full(
+            200,
+            "text/html",
+            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+        ),
+        Mode::WrongShape => json(200, r#"{"hello": ["world"], "descendants": "no"}"#),
+        Mode::MidClose => {
+            let stream = futures_util::stream::once(async {
+                Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"{\"id\": \"1")))
+            });
+            let mut r = hyper::Response::new(BodyExt::boxed(StreamBody::new(stream)));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_LENGTH,
+                hyper::header::HeaderValue::from_static("102400"),
+            );
+            r
+        }
+        Mode::RateLimit => {
+            let reset = humantime::format_rfc3339_micros(SystemTime::now() + Duration::from_secs(60)).to_string();
+            let mut r = json(429, r#"{"error":"Too many requests"}"#);
+            let h = r.headers_mut();
+            h.insert("x-ratelimit-limit", hyper::header::HeaderValue::from_static("300"));
+            h.insert("x-ratelimit-remaining", hyper::header::HeaderValue::from_static("0"));
+            if let Ok(v) = reset.parse() {
+                h.insert("x-ratelimit-reset", v);
+            }
+            r
+        }
+        Mode::NotFound => not_found(),
+    }
+}
+
+fn file(s: &Shared, name: &str) -> hyper::Response<Body> {
+    match s.scenario.file(name) {
+        Some(body) => json(200, body.to_string()),
+        None => not_found(),
+    }
+}
+
+/// `GET /api/v1/accounts/:id/statuses`, computed like Mastodon: newest
+/// first, `exclude_replies` (self-replies stay), `exclude_reblogs`,
+/// `max_id`, `limit` (default 20, at most 40), `Link: rel="next"`.
+fn account_statuses(s: &Shared, account: &str, q: &HashMap<String, String>) -> hyper::Response<Body> {
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 40);
+    let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
+    let max_id = q.get("max_id");
+    let page: Vec<&Value> = s
+        .statuses
+        .iter()
+        .filter(|st| st["account"]["id"].as_str() == Some(account))
+        .filter(|st| !flag("exclude_reblogs") || st["reblog"].is_null())
+        .filter(|st| {
+            !flag("exclude_replies")
+                || st["in_reply_to_id"].is_null()
+                || st["in_reply_to_account_id"].as_str() == Some(account)
+        })
+        .filter(|st| max_id.is_none_or(|m| id_order(st["id"].as_str().unwrap_or(""), m).is_lt()))
+        .take(limit)
+        .collect();
+    let body = serde_json::to_string(&page).unwrap_or_else(|_| "[]".into());
+    let mut r = json(200, body);
+    if page.len() == limit
+        && let Some(last) = page.last().and_then(|st| st["id"].as_str())
+    {
+        let link =
+            format!("<http://stand-in/api/v1/accounts/{account}/statuses?limit={limit}&max_id={last}>; rel=\"next\"");
+        if let Ok(v) = link.parse() {
+            r.headers_mut().insert(hyper::header::LINK, v);
+        }
+    }
+    r
+}
+
+fn control(s: &Shared, what: &str, q: &HashMap<String, String>) -> hyper::Response<Body> {
+    match what {
+        "mode" => match q.get("set").and_then(|m| Mode::parse(m)) {
+            Some(m) => {
+                if let Ok(mut cur) = s.mode.lock() {
+                    *cur = m;
+                }
+                json(
+                    200,
+                    format!("{{\"mode\":{:?}}}", q.get("set").map_or("", String::as_str)),
+                )
+            }
+            None => json(
+                400,
+                r#"{"error":"set= one of ok error hang slow huge garbage html wrongshape midclose ratelimit notfound"}"#,
+            ),
+        },
+        "delay" => match q.get("ms").and_then(|m| m.parse::<u64>().ok()) {
+            Some(ms) => {
+                if let Ok(mut d) = s.delay.lock() {
+                    *d = Duration::from_millis(ms);
+                }
+                json(200, format!("{{\"delay_ms\":{ms}}}"))
+            }
+            None => json(400, r#"{"error":"ms= a number of milliseconds"}"#),
+        },
+        "calls" => {
+            let mut v = serde_json::Map::new();
+            v.insert("total".into(), s.total.load(Ordering::SeqCst).into());
+            v.insert("authorized".into(), s.authorized.load(Ordering::SeqCst).into());
+            if let Ok(c) = s.calls.lock() {
+                for (k, n) in c.iter() {
+                    v.insert(k.clone(), (*n).into());
+                }
+            }
+            json(200, Value::Object(v).to_string())
+        }
+        _ => not_found(),
+    }
+}

@@ -1,0 +1,452 @@
+//! The state file: which post announced which article, which articles had
+//! none (and when we last looked), and how far the timeline was scanned.
+//!
+//! Reads the Go original's `{"roots": {path: [ids]}}`; its empty lists are
+//! misses and are looked up again. One writer task writes the whole file
+//! atomically (temporary file, fsync, rename, fsync of the directory), so
+//! concurrent requests and crashes never leave a torn file.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::limits;
+
+/// The file's JSON. `roots` is the Go original's key and meaning.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct StateFile {
+    #[serde(default)]
+    roots: BTreeMap<String, Vec<String>>,
+    /// Article path → Unix time of the lookup that found no root.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    misses: BTreeMap<String, u64>,
+    /// Newest status id the timeline scan has indexed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scanned_up_to: Option<String>,
+}
+
+/// What the state knows about an article path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    /// Root ids, oldest first.
+    Roots(Vec<String>),
+    /// Looked up recently and not found: do not ask upstream yet.
+    RecentMiss,
+    Unknown,
+}
+
+/// The state, in memory and on disk.
+#[derive(Debug)]
+pub struct State {
+    data: Mutex<StateFile>,
+    path: Option<PathBuf>,
+    max_entries: usize,
+    miss_retry: Duration,
+    changed: Notify,
+    /// Bumped on every change; the writer compares it to what it wrote.
+    version: AtomicU64,
+    written: AtomicU64,
+    /// Whether the last write failed (so the failure is logged once).
+    failing: AtomicBool,
+}
+
+/// Compares snowflake ids as numbers of any length.
+pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl State {
+    /// An empty state that is never written (the `lookup` command without
+    /// a state file, tests).
+    pub fn in_memory(max_entries: usize, miss_retry: Duration) -> State {
+        State::with(StateFile::default(), None, max_entries, miss_retry)
+    }
+
+    fn with(data: StateFile, path: Option<PathBuf>, max_entries: usize, miss_retry: Duration) -> State {
+        State {
+            data: Mutex::new(data),
+            path,
+            max_entries,
+            miss_retry,
+            changed: Notify::new(),
+            version: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    /// Loads the state file. A missing file is an empty state; a corrupt
+    /// one is moved aside to `<file>.corrupt-<unix time>` and the daemon
+    /// starts empty, saying so.
+    pub fn load(path: &Path, max_entries: usize, miss_retry: Duration) -> State {
+        let data = match read_file(path) {
+            Ok(None) => StateFile::default(),
+            Ok(Some(data)) => data,
+            Err(problem) => {
+                let aside = PathBuf::from(format!("{}.corrupt-{}", path.display(), now_unix()));
+                match std::fs::rename(path, &aside) {
+                    Ok(()) => tracing::warn!(
+                        "state file {} is unusable ({problem}); moved it to {} and starting with an empty state",
+                        path.display(),
+                        aside.display()
+                    ),
+                    Err(e) => tracing::warn!(
+                        "state file {} is unusable ({problem}) and could not be moved aside ({e}); starting with an empty state",
+                        path.display()
+                    ),
+                }
+                StateFile::default()
+            }
+        };
+        let mut data = data;
+        // The Go original stored misses as empty lists, for ever: look again.
+        let now = now_unix().saturating_sub(miss_retry.as_secs());
+        let go_misses: Vec<String> = data
+            .roots
+            .iter()
+            .filter(|(_, ids)| ids.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in go_misses {
+            data.roots.remove(&k);
+            data.misses.insert(k, now);
+        }
+        for ids in data.roots.values_mut() {
+            ids.retain(|id| crate::render::valid_id(id));
+            ids.sort_by(|a, b| id_order(a, b));
+            ids.dedup();
+        }
+        let state = State::with(data, Some(path.to_path_buf()), max_entries, miss_retry);
+        if let Ok(mut d) = state.data.lock() {
+            state.bound(&mut d);
+        }
+        state
+    }
+
+    /// What is known about an article path.
+    pub fn lookup(&self, path: &str) -> Known {
+        let Ok(d) = self.data.lock() else {
+            return Known::Unknown;
+        };
+        if let Some(ids) = d.roots.get(path).filter(|ids| !ids.is_empty()) {
+            return Known::Roots(ids.clone());
+        }
+        match d.misses.get(path) {
+            Some(&at) if now_unix().saturating_sub(at) < self.miss_retry.as_secs() => Known::RecentMiss,
+            _ => Known::Unknown,
+        }
+    }
+
+    /// Records root ids for an article (kept oldest first, deduplicated).
+    pub fn add_roots(&self, path: &str, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        self.change(|d| {
+            let entry = d.roots.entry(path.to_string()).or_default();
+            let before = entry.clone();
+            entry.extend(ids.iter().cloned());
+            entry.sort_by(|a, b| id_order(a, b));
+            entry.dedup();
+            let changed = *entry != before;
+            changed | d.misses.remove(path).is_some()
+        });
+    }
+
+    /// Records that an article has no root, for `miss_retry`.
+    pub fn add_miss(&self, path: &str) {
+        self.change(|d| {
+            if d.roots.get(path).is_some_and(|ids| !ids.is_empty()) {
+                return false;
+            }
+            d.misses.insert(path.to_string(), now_unix());
+            true
+        });
+    }
+
+    /// Removes a root that the instance says is gone (404).
+    pub fn remove_root(&self, path: &str, id: &str) {
+        self.change(|d| {
+            let Some(ids) = d.roots.get_mut(path) else { return false };
+            let before = ids.len();
+            ids.retain(|i| i != id);
+            let changed = ids.len() != before;
+            if ids.is_empty() {
+                d.roots.remove(path);
+            }
+            changed
+        });
+    }
+
+    pub fn scanned_up_to(&self) -> Option<String> {
+        self.data.lock().ok()?.scanned_up_to.clone()
+    }
+
+    pub fn set_scanned_up_to(&self, id: &str) {
+        self.change(|d| {
+            if d.scanned_up_to.as_deref().is_some_and(|old| id_order(old, id).is_ge()) {
+                return false;
+            }
+            d.scanned_up_to = Some(id.to_string());
+            true
+        });
+    }
+
+    /// Number of entries (roots + misses).
+    pub fn len(&self) -> usize {
+        self.data.lock().map(|d| d.roots.len() + d.misses.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn change(&self, f: impl FnOnce(&mut StateFile) -> bool) {
+        let Ok(mut d) = self.data.lock() else { return };
+        if f(&mut d) {
+            self.bound(&mut d);
+            drop(d);
+            self.version.fetch_add(1, Ordering::SeqCst);
+            self.changed.notify_one();
+        }
+    }
+
+    /// Keeps at most `max_entries`: expired misses go first, then the
+    /// oldest misses, and only then (never in practice) the oldest roots.
+    fn bound(&self, d: &mut StateFile) {
+        let expired_before = now_unix().saturating_sub(self.miss_retry.as_secs());
+        if d.roots.len() + d.misses.len() > self.max_entries {
+            d.misses.retain(|_, at| *at >= expired_before);
+        }
+        while d.roots.len() + d.misses.len() > self.max_entries {
+            if let Some(oldest) = d.misses.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone()) {
+                d.misses.remove(&oldest);
+            } else if let Some(oldest) = d
+                .roots
+                .iter()
+                .min_by(|a, b| id_order(a.1.first().map_or("", |s| s), b.1.first().map_or("", |s| s)))
+                .map(|(k, _)| k.clone())
+            {
+                d.roots.remove(&oldest);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Writes the state now if it changed since the last write.
+    pub async fn flush(&self) -> std::io::Result<()> {
+        let Some(path) = self.path.clone() else { return Ok(()) };
+        let version = self.version.load(Ordering::SeqCst);
+        if version == self.written.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let json = {
+            let d = self
+                .data
+                .lock()
+                .map_err(|_| std::io::Error::other("state lock poisoned"))?;
+            let expired_before = now_unix().saturating_sub(self.miss_retry.as_secs());
+            let mut snapshot = d.clone();
+            snapshot.misses.retain(|_, at| *at >= expired_before);
+            serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?
+        };
+        tokio::task::spawn_blocking(move || write_atomically(&path, &json))
+            .await
+            .map_err(std::io::Error::other)??;
+        self.written.store(version, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The single writer: writes after each change; when the disk fails
+    /// (read-only, full) it logs once, keeps serving from memory and
+    /// retries. Flushes once more on shutdown.
+    pub async fn writer(&self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = self.changed.notified() => {}
+                _ = shutdown.cancelled() => break,
+            }
+            loop {
+                match self.flush().await {
+                    Ok(()) => {
+                        if self.failing.swap(false, Ordering::SeqCst) {
+                            tracing::info!("state file written again");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        if !self.failing.swap(true, Ordering::SeqCst) {
+                            tracing::error!(
+                                "cannot write the state file: {e}; serving from memory, retrying every {}s",
+                                limits::STATE_RETRY.as_secs()
+                            );
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(limits::STATE_RETRY) => {}
+                            _ = shutdown.cancelled() => break,
+                        }
+                    }
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        if let Err(e) = self.flush().await {
+            tracing::error!("cannot write the state file on shutdown: {e}");
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<Option<StateFile>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut text = Vec::new();
+    file.take(limits::MAX_STATE_FILE_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > limits::MAX_STATE_FILE_BYTES {
+        return Err(format!("larger than {} bytes", limits::MAX_STATE_FILE_BYTES));
+    }
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Err("empty".into());
+    }
+    serde_json::from_slice(&text).map(Some).map_err(|e| e.to_string())
+}
+
+/// Temporary file in the same directory, fsync, rename over, fsync the
+/// directory: the file on disk is always a complete old or new version.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RETRY: Duration = Duration::from_secs(300);
+
+    #[test]
+    fn reads_the_go_original_format_and_retries_its_misses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"roots": {"/2018/12/01/post": ["1012345678901234567"], "/never": []}}"#,
+        )
+        .expect("write");
+        let s = State::load(&path, 100, RETRY);
+        assert_eq!(
+            s.lookup("/2018/12/01/post"),
+            Known::Roots(vec!["1012345678901234567".into()])
+        );
+        assert_eq!(s.lookup("/never"), Known::Unknown);
+        assert_eq!(s.lookup("/other"), Known::Unknown);
+    }
+
+    #[tokio::test]
+    async fn misses_expire_roots_stay_and_the_file_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let s = State::load(&path, 100, RETRY);
+        s.add_miss("/a");
+        s.add_roots("/b", &["20".into(), "3".into()]);
+        s.add_roots("/b", &["100".into()]);
+        assert_eq!(s.lookup("/a"), Known::RecentMiss);
+        assert_eq!(
+            s.lookup("/b"),
+            Known::Roots(vec!["3".into(), "20".into(), "100".into()])
+        );
+        s.flush().await.expect("flush");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["roots"]["/b"][0], "3");
+        let again = State::load(&path, 100, RETRY);
+        assert_eq!(again.lookup("/a"), Known::RecentMiss);
+        // A miss recorded long ago is looked up again.
+        let old = State::load(&path, 100, Duration::from_secs(0));
+        assert_eq!(old.lookup("/a"), Known::Unknown);
+        // A root found later replaces the miss.
+        s.add_roots("/a", &["7".into()]);
+        assert_eq!(s.lookup("/a"), Known::Roots(vec!["7".into()]));
+    }
+
+    #[test]
+    fn entries_are_bounded_and_misses_go_first() {
+        let s = State::in_memory(3, RETRY);
+        s.add_roots("/r1", &["1".into()]);
+        s.add_roots("/r2", &["2".into()]);
+        for i in 0..50 {
+            s.add_miss(&format!("/m{i}"));
+        }
+        assert_eq!(s.len(), 3);
+        assert!(matches!(s.lookup("/r1"), Known::Roots(_)));
+        assert!(matches!(s.lookup("/r2"), Known::Roots(_)));
+    }
+
+    #[test]
+    fn a_corrupt_file_is_moved_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"roots": {"/a": ["1"#).expect("write");
+        let s = State::load(&path, 100, RETRY);
+        assert!(s.is_empty());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("readdir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().any(|n| n.starts_with("state.json.corrupt-")), "{names:?}");
+        assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn a_failing_disk_keeps_the_state_in_memory() {
+        let s = State::load(Path::new("/nonexistent-dir/state.json"), 100, RETRY);
+        s.add_roots("/a", &["1".into()]);
+        assert!(s.flush().await.is_err());
+        assert_eq!(s.lookup("/a"), Known::Roots(vec!["1".into()]));
+    }
+}
