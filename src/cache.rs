@@ -60,6 +60,11 @@ impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Coalescer<K, V> {
         v
     }
 
+    /// Whether work for `key` is under way (a new asker would join it).
+    pub fn contains(&self, key: &K) -> bool {
+        self.inflight.lock().map(|m| m.contains_key(key)).unwrap_or(false)
+    }
+
     /// Keys being worked on right now.
     pub fn len(&self) -> usize {
         self.inflight.lock().map(|m| m.len()).unwrap_or(0)

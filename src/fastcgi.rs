@@ -64,6 +64,8 @@ where
         }
         let next = tokio::select! {
             n = tokio::time::timeout(limits::IDLE_CONNECTION, requests.next()) => n,
+            // A request finished: look at the shutdown condition again.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             _ = shutdown.cancelled(), if tasks.is_empty() => break,
         };
         match next {
@@ -74,15 +76,7 @@ where
                     let _busy = activity.begin();
                     let result = request
                         .process(|request| async move {
-                            let req = Request {
-                                method: request.get_str_param("REQUEST_METHOD").unwrap_or("").to_string(),
-                                uri: request_uri(
-                                    request.get_str_param("REQUEST_URI"),
-                                    request.get_str_param("DOCUMENT_URI"),
-                                    request.get_str_param("QUERY_STRING"),
-                                ),
-                                query: request.get_str_param("QUERY_STRING").unwrap_or("").to_string(),
-                            };
+                            let req = from_params(|name| request.get_str_param(name));
                             let resp = app.handle(&req).await;
                             let mut out = request.get_stdout();
                             if out.write(&encode(&resp)).await.is_err() {
@@ -105,6 +99,16 @@ where
         }
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// Our request from FastCGI params (looked up by name; a param that is
+/// not UTF-8 is `None`).
+pub fn from_params<'a>(param: impl Fn(&str) -> Option<&'a str>) -> Request {
+    Request {
+        method: param("REQUEST_METHOD").unwrap_or("").to_string(),
+        uri: request_uri(param("REQUEST_URI"), param("DOCUMENT_URI"), param("QUERY_STRING")),
+        query: param("QUERY_STRING").unwrap_or("").to_string(),
+    }
 }
 
 /// `REQUEST_URI` as nginx sends it; servers without it get

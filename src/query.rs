@@ -29,12 +29,23 @@ pub fn from_request(request_uri: &str, query_string: &str) -> Result<String, Que
         return Err(QueryError::TooLong);
     }
     if let Some(search) = search_param(query_string)? {
-        return clean_article_path(&search);
+        return article(&search);
     }
     let path = request_uri.split(['?', '#']).next().unwrap_or("");
     let decoded = percent_decode(path.as_bytes(), false)?;
     let trimmed = decoded.strip_suffix("comments.json").unwrap_or(&decoded);
-    clean_article_path(trimmed)
+    article(trimmed)
+}
+
+/// Validates and cleans, and drops a final `index.html`: `/post/index.html`
+/// is the same article as `/post/`.
+fn article(path: &str) -> Result<String, QueryError> {
+    let clean = clean_article_path(path)?;
+    Ok(match clean.strip_suffix("/index.html") {
+        Some("") => "/".to_string(),
+        Some(p) => p.to_string(),
+        None => clean,
+    })
 }
 
 /// The last `search=` value of a query string, form-decoded.

@@ -251,6 +251,14 @@ fn media(m: &Attachment) -> Media {
     }
 }
 
+/// Upstream JSON (`statuses/ID` and its `context`) to the answer's JSON:
+/// the whole pipeline of a cache fill, for fuzzing and benchmarks.
+pub fn from_upstream_json(status: &[u8], context: &[u8], config: &Config) -> Result<Vec<u8>, serde_json::Error> {
+    let status: Status = serde_json::from_slice(status)?;
+    let context: Context = serde_json::from_slice(context)?;
+    serde_json::to_vec(&render(&status, &context, config, &Moderation::default()))
+}
+
 /// Strict RFC 3339 in, `YYYY-MM-DDTHH:MM:SS.mmmZ` out; anything else is
 /// not a date (and never reaches the page raw).
 pub fn normalise_date(s: &str) -> Option<String> {

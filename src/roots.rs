@@ -65,12 +65,8 @@ pub fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
             return None;
         }
     }
-    let decoded = query::from_request(u.path(), "").ok()?;
-    let path = decoded
-        .strip_suffix("/index.html")
-        .map(|p| if p.is_empty() { "/" } else { p });
-    let path = path.map(str::to_string).unwrap_or(decoded);
-    query::clean_article_path(&path).ok()
+    // The same normalisation as request paths, `index.html` included.
+    query::from_request(u.path(), "").ok()
 }
 
 /// Whether a status may be a root at all.
@@ -129,7 +125,10 @@ impl Discovery {
         }
         let mut failure = None;
         let mut looked = false;
-        if ctx.config.userid.is_some() && ctx.config.scan_pages > 0 && self.scan_due() {
+        // Join a scan under way; start one only when due.
+        let scan =
+            ctx.config.userid.is_some() && ctx.config.scan_pages > 0 && (self.scans.contains(&()) || self.scan_due());
+        if scan {
             looked = true;
             let c = ctx.clone();
             let r = self
@@ -147,7 +146,9 @@ impl Discovery {
                 return Ok(ids.first().cloned());
             }
         }
-        if ctx.mastodon.has_token() && self.search_allowed(ctx.config.searches_per_minute) {
+        let searching = ctx.mastodon.has_token()
+            && (self.searches.contains(&path.to_string()) || self.search_allowed(ctx.config.searches_per_minute));
+        if searching {
             looked = true;
             let c = ctx.clone();
             let p = path.to_string();

@@ -151,6 +151,8 @@ struct Shared {
     calls: Mutex<BTreeMap<String, u64>>,
     total: AtomicU64,
     authorized: AtomicU64,
+    /// Behave like Mastodon < 3.0: no `/api/v2/search`, `/api/v1/search` works.
+    old_server: std::sync::atomic::AtomicBool,
 }
 
 /// A running stand-in; dropping it does not stop it (it lives as long as
@@ -176,6 +178,7 @@ impl StandIn {
             calls: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             authorized: AtomicU64::new(0),
+            old_server: std::sync::atomic::AtomicBool::new(false),
         });
         let s = shared.clone();
         tokio::spawn(async move {
@@ -214,6 +217,11 @@ impl StandIn {
     }
 
     /// Adds this much latency to every API call.
+    /// Answers like Mastodon before 3.0 (v1 search only).
+    pub fn set_old_server(&self, old: bool) {
+        self.shared.old_server.store(old, Ordering::SeqCst);
+    }
+
     pub fn set_delay(&self, d: Duration) {
         if let Ok(mut m) = self.shared.delay.lock() {
             *m = d;
@@ -299,8 +307,20 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         tokio::time::sleep(delay).await;
     }
     let mode = s.mode.lock().map(|m| *m).unwrap_or(Mode::Ok);
+    let old = s.old_server.load(Ordering::SeqCst);
+    let search = |q: &HashMap<String, String>| {
+        let key = url::form_urlencoded::byte_serialize(q.get("q").map_or("", String::as_str).as_bytes())
+            .collect::<String>()
+            .replace('+', "%20");
+        match s.scenario.file(&format!("search/{key}.json")) {
+            Some(body) => json(200, body.to_string()),
+            None => json(200, r#"{"accounts":[],"statuses":[],"hashtags":[]}"#),
+        }
+    };
     let normal = || -> hyper::Response<Body> {
         match (name, segs.as_slice()) {
+            ("search_v2", _) if old => not_found(),
+            ("search_v1", _) if old => search(&q),
             ("status", [.., id]) => file(s, &format!("statuses/{id}.json")),
             ("context", [.., id, _]) => {
                 let dir = if authed { "context" } else { "context-anonymous" };
@@ -315,15 +335,7 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
             }
             ("account_statuses", [.., id, _]) => account_statuses(s, id, &q),
             ("search_v2", _) if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
-            ("search_v2", _) => {
-                let key = url::form_urlencoded::byte_serialize(q.get("q").map_or("", String::as_str).as_bytes())
-                    .collect::<String>()
-                    .replace('+', "%20");
-                match s.scenario.file(&format!("search/{key}.json")) {
-                    Some(body) => json(200, body.to_string()),
-                    None => json(200, r#"{"accounts":[],"statuses":[],"hashtags":[]}"#),
-                }
-            }
+            ("search_v2", _) => search(&q),
             ("search_v1", _) => full(
                 404,
                 "text/html",

@@ -1,0 +1,296 @@
+//! Shared test helpers: fixture scenarios, a stand-in Mastodon, the daemon
+//! in process on a temporary unix socket, and a small FastCGI client.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mastodon_comments::config::{Config, Token};
+use mastodon_comments::server::{self, Activity, Listener, Protocol};
+use mastodon_comments::standin::{Scenario, StandIn};
+use mastodon_comments::state::State;
+use mastodon_comments::{App, Request, Response};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+pub const AUTHOR: &str = "109308551561216011";
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mastodon")
+}
+
+pub fn scenario(name: &str) -> Scenario {
+    Scenario::from_dir(&fixtures().join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+pub fn expect(name: &str) -> Value {
+    scenario(name).expect()
+}
+
+/// A stand-in serving a scenario, and a config pointing at it as the
+/// scenario's author (with the author's token unless `token` is false).
+pub async fn standin(name: &str, token: bool) -> (StandIn, Config) {
+    let s = StandIn::start_local(scenario(name)).await.expect("stand-in");
+    let mut c = Config::for_instance(url::Url::parse(&s.url()).expect("url"));
+    c.userid = Some(AUTHOR.into());
+    c.blog_url = url::Url::parse("https://blog.example.org").ok();
+    if token {
+        c.token = Some(Token::new("author-token"));
+    }
+    c.timeout = Duration::from_secs(2);
+    (s, c)
+}
+
+pub fn app(config: Config) -> Arc<App> {
+    let state = Arc::new(State::in_memory(config.max_state_entries, config.miss_retry));
+    Arc::new(App::new(config, state).expect("app"))
+}
+
+/// GET through the service directly.
+pub async fn get(app: &App, uri: &str) -> Response {
+    app.handle(&Request::get(uri)).await
+}
+
+pub fn body_json(resp: &Response) -> Value {
+    serde_json::from_slice(&resp.body)
+        .unwrap_or_else(|e| panic!("status {} body is not JSON ({e}): {:?}", resp.status, resp.body))
+}
+
+/// The article path of a scenario, as a comments.json URI.
+pub fn comments_uri(name: &str) -> String {
+    let e = expect(name);
+    format!("{}/comments.json", e["article"]["path"].as_str().expect("path"))
+}
+
+/// A daemon serving on a temporary unix socket in this process.
+pub struct Daemon {
+    pub socket: PathBuf,
+    pub app: Arc<App>,
+    pub shutdown: CancellationToken,
+    pub done: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn daemon(app: Arc<App>, protocol: Protocol) -> Daemon {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("mc.sock");
+    let listener = Listener::Unix(tokio::net::UnixListener::bind(&socket).expect("bind"));
+    let shutdown = CancellationToken::new();
+    let done = tokio::spawn(server::serve(
+        listener,
+        protocol,
+        app.clone(),
+        None,
+        Arc::new(Activity::default()),
+        shutdown.clone(),
+    ));
+    Daemon {
+        socket,
+        app,
+        shutdown,
+        done,
+        _dir: dir,
+    }
+}
+
+/// A parsed FastCGI answer.
+#[derive(Debug, Clone)]
+pub struct FcgiResponse {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl FcgiResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+/// nginx's params for a GET of `uri`.
+pub fn params(method: &str, uri: &str) -> Vec<(String, Vec<u8>)> {
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    [
+        ("REQUEST_METHOD", method),
+        ("REQUEST_URI", uri),
+        ("DOCUMENT_URI", path),
+        ("QUERY_STRING", query),
+        ("SCRIPT_NAME", path),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("REMOTE_ADDR", "192.0.2.1"),
+        ("GATEWAY_INTERFACE", "CGI/1.1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+    .collect()
+}
+
+fn record(kind: u8, id: u16, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in content.chunks(65535).chain(content.is_empty().then_some(&[][..])) {
+        let len = chunk.len() as u16;
+        let pad = (8 - (chunk.len() % 8)) % 8;
+        out.extend_from_slice(&[
+            1,
+            kind,
+            (id >> 8) as u8,
+            id as u8,
+            (len >> 8) as u8,
+            len as u8,
+            pad as u8,
+            0,
+        ]);
+        out.extend_from_slice(chunk);
+        out.extend(std::iter::repeat_n(0u8, pad));
+    }
+    out
+}
+
+fn nv_len(out: &mut Vec<u8>, n: usize) {
+    if n < 128 {
+        out.push(n as u8);
+    } else {
+        out.extend_from_slice(&((n as u32) | 0x8000_0000).to_be_bytes());
+    }
+}
+
+/// The bytes of one FastCGI request (BEGIN, PARAMS, empty STDIN).
+pub fn request_bytes(id: u16, params: &[(String, Vec<u8>)], keep_conn: bool) -> Vec<u8> {
+    let mut out = record(1, id, &[0, 1, u8::from(keep_conn), 0, 0, 0, 0, 0]);
+    let mut p = Vec::new();
+    for (k, v) in params {
+        nv_len(&mut p, k.len());
+        nv_len(&mut p, v.len());
+        p.extend_from_slice(k.as_bytes());
+        p.extend_from_slice(v);
+    }
+    out.extend(record(4, id, &p));
+    out.extend(record(4, id, &[]));
+    out.extend(record(5, id, &[]));
+    out
+}
+
+/// A FastCGI connection, like one of nginx's keep-alive upstream
+/// connections.
+pub struct Fcgi {
+    stream: tokio::net::UnixStream,
+}
+
+impl Fcgi {
+    pub async fn connect(socket: &Path) -> Fcgi {
+        Fcgi {
+            stream: tokio::net::UnixStream::connect(socket).await.expect("connect"),
+        }
+    }
+
+    /// Sends several requests at once (multiplexed) and returns their
+    /// answers in request order.
+    pub async fn send_many(&mut self, reqs: &[Vec<(String, Vec<u8>)>]) -> Vec<FcgiResponse> {
+        let mut bytes = Vec::new();
+        for (i, p) in reqs.iter().enumerate() {
+            bytes.extend(request_bytes(i as u16 + 1, p, true));
+        }
+        self.stream.write_all(&bytes).await.expect("write");
+        let mut stdout: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
+        let mut ended = 0;
+        while ended < reqs.len() {
+            let mut h = [0u8; 8];
+            self.stream.read_exact(&mut h).await.expect("record header");
+            let id = u16::from_be_bytes([h[2], h[3]]);
+            let len = u16::from_be_bytes([h[4], h[5]]) as usize;
+            let mut content = vec![0u8; len + h[6] as usize];
+            self.stream.read_exact(&mut content).await.expect("record content");
+            content.truncate(len);
+            match h[1] {
+                6 => stdout.entry(id).or_default().extend_from_slice(&content),
+                3 => ended += 1,
+                _ => {}
+            }
+        }
+        (1..=reqs.len() as u16)
+            .map(|id| parse_cgi(stdout.remove(&id).unwrap_or_default()))
+            .collect()
+    }
+
+    pub async fn send(&mut self, params: Vec<(String, Vec<u8>)>) -> FcgiResponse {
+        self.send_many(&[params]).await.remove(0)
+    }
+
+    pub async fn get(&mut self, uri: &str) -> FcgiResponse {
+        self.send(params("GET", uri)).await
+    }
+}
+
+/// One GET on a fresh connection.
+pub async fn fcgi_get(socket: &Path, uri: &str) -> FcgiResponse {
+    Fcgi::connect(socket).await.get(uri).await
+}
+
+pub fn parse_cgi(raw: Vec<u8>) -> FcgiResponse {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw[split + 4..].to_vec();
+    let mut headers = BTreeMap::new();
+    let mut status = 200;
+    for line in head.split("\r\n") {
+        if let Some((k, v)) = line.split_once(": ") {
+            if k.eq_ignore_ascii_case("status") {
+                status = v.split(' ').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            } else {
+                headers.insert(k.to_ascii_lowercase(), v.to_string());
+            }
+        }
+    }
+    FcgiResponse { status, headers, body }
+}
+
+/// Every string anywhere in a JSON value.
+pub fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            strings(x, out)
+        }),
+        _ => {}
+    }
+}
+
+/// The URL fields of an answer.
+pub fn url_fields(answer: &Value) -> Vec<String> {
+    let mut out = vec![answer["stats"]["url"].as_str().unwrap_or("").to_string()];
+    if let Some(comments) = answer["comments"].as_object() {
+        for c in comments.values() {
+            for u in [&c["url"], &c["author"]["avatar"], &c["author"]["url"]] {
+                out.push(u.as_str().unwrap_or("").to_string());
+            }
+            for m in c["media"].as_array().into_iter().flatten() {
+                out.push(m["url"].as_str().unwrap_or("").to_string());
+                out.push(m["preview_url"].as_str().unwrap_or("").to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The path of the built binary (integration tests get it from cargo).
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mastodon-comments"))
+}

@@ -1,0 +1,8 @@
+//! The integration test binary: the service in process against a stand-in
+//! Mastodon serving the fixtures, over real sockets where the transport is
+//! under test, and the built binary where the binary itself is.
+
+mod common;
+mod content;
+mod service;
+mod transport;

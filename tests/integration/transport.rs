@@ -1,0 +1,254 @@
+//! The daemon over its real transports: FastCGI on a unix socket (keep-alive
+//! and multiplexing), HTTP, the built binary under `systemd-socket-activate`.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mastodon_comments::server::Protocol;
+use mastodon_comments::standin::Mode;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn fastcgi_keep_alive_and_multiplexing() {
+    let (_s, config) = standin("a-simple-thread", true).await;
+    let d = daemon(app(config), Protocol::Fastcgi).await;
+    let mut conn = Fcgi::connect(&d.socket).await;
+    let first = conn.get("/2026/07/01/slow-bread/comments.json").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(first.header("cache-control"), Some("max-age=600"));
+    assert_eq!(first.json()["stats"]["replies"], 5);
+    // Same connection, several requests interleaved.
+    let answers = conn
+        .send_many(&[
+            params("GET", "/2026/07/01/slow-bread/comments.json"),
+            params("POST", "/2026/07/01/slow-bread/comments.json"),
+            params("GET", "/a%00b/comments.json"),
+            params("HEAD", "/2026/07/01/slow-bread/comments.json"),
+        ])
+        .await;
+    assert_eq!(
+        answers.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [200, 405, 400, 200]
+    );
+    assert_eq!(answers[0].body, first.body);
+    assert_eq!(answers[1].json()["error"], "method not allowed; use GET or HEAD");
+    assert!(answers[3].body.is_empty());
+    d.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), d.done)
+        .await
+        .expect("drained")
+        .expect("join");
+}
+
+#[tokio::test]
+async fn oversized_fastcgi_requests_are_refused() {
+    let (_s, config) = standin("a-simple-thread", true).await;
+    let d = daemon(app(config), Protocol::Fastcgi).await;
+    let mut p = params("GET", "/2026/07/01/slow-bread/comments.json");
+    p.push(("HTTP_X_JUNK".into(), vec![b'x'; 200 * 1024]));
+    let mut stream = tokio::net::UnixStream::connect(&d.socket).await.expect("connect");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.write_all(&request_bytes(1, &p, true)).await;
+    let mut buf = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    assert!(r.is_ok(), "the connection is closed, not left hanging");
+    assert!(buf.is_empty(), "no answer to a 200 KiB request");
+    // The daemon still serves others.
+    assert_eq!(
+        fcgi_get(&d.socket, "/2026/07/01/slow-bread/comments.json").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight() {
+    let (s, config) = standin("a-simple-thread", true).await;
+    s.set_delay(Duration::from_millis(500));
+    let d = daemon(app(config), Protocol::Fastcgi).await;
+    let socket = d.socket.clone();
+    let pending = tokio::spawn(async move { fcgi_get(&socket, "/2026/07/01/slow-bread/comments.json").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    d.shutdown.cancel();
+    let r = pending.await.expect("join");
+    assert_eq!(r.status, 200);
+    tokio::time::timeout(Duration::from_secs(5), d.done)
+        .await
+        .expect("drained")
+        .expect("join");
+    assert!(
+        tokio::net::UnixStream::connect(&d.socket).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_protocol() {
+    let (_s, config) = standin("a-simple-thread", true).await;
+    let d = daemon(app(config), Protocol::Http).await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::UnixStream::connect(&d.socket).await.expect("connect");
+    stream
+        .write_all(b"GET /2026/07/01/slow-bread/comments.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("cache-control: max-age=600"), "{text}");
+}
+
+/// Runs the built binary as systemd would: `systemd-socket-activate`
+/// passes the listening socket as fd 3.
+#[test]
+fn socket_activation_with_the_real_binary() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _config) = rt.block_on(standin("a-simple-thread", true));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    let state = dir.path().join("state.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"url": "{}", "userid": "{AUTHOR}", "blog_url": "https://blog.example.org"}}"#,
+            s.url()
+        ),
+    )
+    .expect("config");
+    let sock = dir.path().join("mc.sock");
+    let mut child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&sock)
+        .arg(binary())
+        .arg(&cfg)
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("systemd-socket-activate (Debian package systemd)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = rt.block_on(fcgi_get(&sock, "/2026/07/01/slow-bread/comments.json"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["stats"]["replies"], 5);
+    // Under systemd the daemon would be stopped with SIGTERM: it flushes the state.
+    let pid = child.id() as i32;
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "clean exit on SIGTERM; stderr:\n{stderr}"
+    );
+    let saved = std::fs::read_to_string(&state).unwrap_or_default();
+    assert!(saved.contains("116843781319371281"), "state flushed: {saved}\n{stderr}");
+    assert!(!stderr.contains("192.0.2.1"), "reader addresses are never logged");
+}
+
+#[test]
+fn refuses_to_start_without_exactly_one_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, r#"{"url": "https://mastodon.example"}"#).expect("config");
+    let out = Command::new(binary())
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .env_remove("LISTEN_FDS")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no socket to listen on") && err.contains("--listen"),
+        "{err}"
+    );
+
+    // systemd-socket-activate starts the program on the first connection.
+    let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+    let child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&a)
+        .arg("-l")
+        .arg(&b)
+        .arg(binary())
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("systemd-socket-activate");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !a.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _conn = std::os::unix::net::UnixStream::connect(&a).expect("connect");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("passed 2 sockets"), "{err}");
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, r#"{"url": "mastodon.social"}"#).expect("config");
+    let out = Command::new(binary())
+        .arg(&cfg)
+        .arg("--listen")
+        .arg(dir.path().join("s"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#""url" must be an absolute https URL, got "mastodon.social""#),
+        "{err}"
+    );
+}
+
+#[test]
+fn lookup_prints_the_answer_once() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _config) = rt.block_on(standin("a-simple-thread", true));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"url": "{}", "userid": "{AUTHOR}", "token": "t"}}"#, s.url()),
+    )
+    .expect("config");
+    let out = std::thread::scope(|_| {
+        Command::new(binary())
+            .args(["lookup", "--config"])
+            .arg(&cfg)
+            .arg("https://blog.example.org/2026/07/01/slow-bread/")
+            .output()
+            .expect("run")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(v["stats"]["replies"], 5);
+    assert!(stderr.contains("root post 116843781319371281"), "{stderr}");
+    assert!(!stderr.contains("Bearer") && !stdout.contains("\"t\""));
+    s.set_mode(Mode::Ok);
+}
