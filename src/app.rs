@@ -207,7 +207,9 @@ impl App {
         let started = Instant::now();
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let head = req.method == "HEAD";
-        let (mut resp, source, path) = match self.respond(req).await {
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let result = crate::mastodon::counting_calls(calls.clone(), self.respond(req)).await;
+        let (mut resp, source, path) = match result {
             Ok((resp, source, path)) => (resp, source, path),
             Err((e, path)) => (e.response(), Source::Error, path),
         };
@@ -225,6 +227,7 @@ impl App {
             status = resp.status,
             ms = started.elapsed().as_millis() as u64,
             source = ?source,
+            upstream_calls = calls.load(Ordering::Relaxed),
             "request"
         );
         if head {

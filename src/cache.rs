@@ -43,7 +43,7 @@ impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Coalescer<K, V> {
             match map.get(&key) {
                 Some(f) => (f.clone(), false),
                 None => {
-                    let handle = tokio::spawn(make());
+                    let handle = tokio::spawn(crate::mastodon::inherit_calls(make()));
                     let f = async move { handle.await.unwrap_or(on_panic) }.boxed().shared();
                     map.insert(key.clone(), f.clone());
                     (f, true)

@@ -153,6 +153,9 @@ struct Shared {
     authorized: AtomicU64,
     /// Behave like Mastodon < 3.0: no `/api/v2/search`, `/api/v1/search` works.
     old_server: std::sync::atomic::AtomicBool,
+    /// Bodies of `/api/v1/mutes` and `/api/v1/domain_blocks`.
+    mutes: Mutex<String>,
+    domain_blocks: Mutex<String>,
 }
 
 /// A running stand-in; dropping it does not stop it (it lives as long as
@@ -179,6 +182,8 @@ impl StandIn {
             total: AtomicU64::new(0),
             authorized: AtomicU64::new(0),
             old_server: std::sync::atomic::AtomicBool::new(false),
+            mutes: Mutex::new("[]".into()),
+            domain_blocks: Mutex::new("[]".into()),
         });
         let s = shared.clone();
         tokio::spawn(async move {
@@ -217,6 +222,17 @@ impl StandIn {
     }
 
     /// Adds this much latency to every API call.
+    /// The author's muted accounts (`acct`) and blocked domains.
+    pub fn set_mutes(&self, accounts: &[&str], domains: &[&str]) {
+        let accounts: Vec<Value> = accounts.iter().map(|a| serde_json::json!({"acct": a})).collect();
+        if let Ok(mut m) = self.shared.mutes.lock() {
+            *m = Value::from(accounts).to_string();
+        }
+        if let Ok(mut d) = self.shared.domain_blocks.lock() {
+            *d = Value::from(domains.to_vec()).to_string();
+        }
+    }
+
     /// Answers like Mastodon before 3.0 (v1 search only).
     pub fn set_old_server(&self, old: bool) {
         self.shared.old_server.store(old, Ordering::SeqCst);
@@ -341,7 +357,9 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
                 "text/html",
                 "<html><body>The page you were looking for doesn't exist.</body></html>",
             ),
-            ("blocks" | "mutes" | "domain_blocks", _) => json(200, "[]"),
+            ("blocks", _) => json(200, "[]"),
+            ("mutes", _) => json(200, s.mutes.lock().map(|m| m.clone()).unwrap_or_default()),
+            ("domain_blocks", _) => json(200, s.domain_blocks.lock().map(|m| m.clone()).unwrap_or_default()),
             _ => not_found(),
         }
     };

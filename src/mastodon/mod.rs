@@ -7,8 +7,9 @@
 
 pub mod model;
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
@@ -45,6 +46,28 @@ impl UpstreamError {
         match self {
             UpstreamError::RateLimited { retry_after } => (*retry_after).max(Duration::from_secs(1)),
             _ => limits::DEFAULT_RETRY_AFTER,
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Upstream calls made on behalf of the current request, for its log line.
+    static REQUEST_CALLS: Arc<AtomicU32>;
+}
+
+/// Runs `fut` counting its upstream calls into `calls`.
+pub async fn counting_calls<F: Future>(calls: Arc<AtomicU32>, fut: F) -> F::Output {
+    REQUEST_CALLS.scope(calls, fut).await
+}
+
+/// Runs `fut` counting into the current request's counter, if any: work
+/// spawned on behalf of a request (coalesced fetches) is charged to it.
+pub fn inherit_calls<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let calls = REQUEST_CALLS.try_with(Arc::clone).ok();
+    async move {
+        match calls {
+            Some(c) => REQUEST_CALLS.scope(c, fut).await,
+            None => fut.await,
         }
     }
 }
@@ -128,6 +151,7 @@ impl Mastodon {
         let _permit = self.permits.acquire().await.map_err(|_| UpstreamError::Timeout)?;
         self.check_rate()?;
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
         let result = self.get_inner(path, query, auth).await;
         if let Err(e) = &result
             && !matches!(e, UpstreamError::NotFound)

@@ -280,3 +280,21 @@ async fn approve_only_shows_favourited_replies_and_the_authors_own() {
         .collect();
     assert_eq!(ids(&v), want);
 }
+
+#[tokio::test]
+async fn the_authors_mastodon_mutes_and_domain_blocks_are_honoured() {
+    let (s, config) = standin("a-simple-thread", true).await;
+    s.set_mutes(&["bram"], &["misskey.example"]);
+    let v = body_json(&get(&app(config), "/2026/07/01/slow-bread/comments.json").await);
+    let shown = ids(&v);
+    assert!(!shown.contains("116843909470822146"), "muted local account bram");
+    assert!(!shown.contains("116844555927555084"), "blocked domain misskey.example");
+    assert_eq!(v["withheld"], 2);
+    assert_eq!(s.calls("mutes"), 1);
+    // Without the token there is nothing to ask.
+    let (s2, config) = standin("a-simple-thread", false).await;
+    s2.set_mutes(&["bram"], &[]);
+    let v = body_json(&get(&app(config), "/2026/07/01/slow-bread/comments.json").await);
+    assert!(ids(&v).contains("116843909470822146"));
+    assert_eq!(s2.calls("mutes"), 0);
+}

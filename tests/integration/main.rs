@@ -4,5 +4,6 @@
 
 mod common;
 mod content;
+mod process;
 mod service;
 mod transport;
