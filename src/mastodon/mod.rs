@@ -356,6 +356,45 @@ mod tests {
         assert_eq!(next_max_id(hostile), None);
     }
 
+    fn headers(limit: &str, remaining: &str, reset_in: u64) -> reqwest::header::HeaderMap {
+        let reset = humantime::format_rfc3339_micros(SystemTime::now() + Duration::from_secs(reset_in)).to_string();
+        let mut h = reqwest::header::HeaderMap::new();
+        for (k, v) in [
+            ("x-ratelimit-limit", limit),
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", &reset),
+        ] {
+            if let Ok(v) = v.parse() {
+                h.insert(k, v);
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn calls_slow_down_when_the_limit_runs_low_and_stop_after_429() {
+        let config = Config::for_instance(Url::parse("https://m.example").expect("url"));
+        let m = Mastodon::new(&config).expect("client");
+        m.note_rate_headers(200, &headers("300", "250", 100));
+        assert!(m.check_rate().is_ok(), "plenty left");
+        // 10 left for 100 s: one call every 10 s.
+        m.note_rate_headers(200, &headers("300", "10", 100));
+        match m.check_rate() {
+            Err(UpstreamError::RateLimited { retry_after }) => {
+                assert!((9..=10).contains(&retry_after.as_secs()), "{retry_after:?}")
+            }
+            other => panic!("expected spacing, got {other:?}"),
+        }
+        let m = Mastodon::new(&config).expect("client");
+        m.note_rate_headers(429, &headers("300", "0", 120));
+        match m.check_rate() {
+            Err(UpstreamError::RateLimited { retry_after }) => {
+                assert!((119..=120).contains(&retry_after.as_secs()), "{retry_after:?}")
+            }
+            other => panic!("expected a wait until the reset, got {other:?}"),
+        }
+    }
+
     #[test]
     fn reset_header_forms() {
         let soon = humantime::format_rfc3339_micros(SystemTime::now() + Duration::from_secs(120)).to_string();

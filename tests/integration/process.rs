@@ -208,3 +208,45 @@ async fn fcgi_get_maybe(socket: &Path, uri: &str) -> Option<u16> {
     s.read_to_end(&mut buf).await.ok()?;
     Some(buf.len() as u16)
 }
+
+/// The notify protocol as systemd sees it: READY=1 once listening,
+/// STATUS= lines, WATCHDOG=1 at half of WATCHDOG_USEC, STOPPING=1 on SIGTERM.
+#[test]
+fn systemd_notify_ready_status_watchdog_and_stopping() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _c) = rt.block_on(standin("a-simple-thread", false));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &s.url(), "");
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
+    notify.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let socket = dir.path().join("mc.sock");
+    let mut child = Command::new(binary())
+        .arg("--listen")
+        .arg(&socket)
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(seen.contains("READY=1") && seen.matches("WATCHDOG=1").count() >= 3) {
+        assert!(Instant::now() < deadline, "got only: {seen}");
+        let n = notify.recv(&mut buf).expect("a notify message");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        seen.push('\n');
+    }
+    assert!(seen.contains("STATUS="), "{seen}");
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let mut stopping = String::new();
+    while !stopping.contains("STOPPING=1") {
+        let n = notify.recv(&mut buf).expect("STOPPING=1");
+        stopping.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+}
