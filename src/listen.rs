@@ -84,3 +84,30 @@ pub fn bind(addr: &str) -> Result<Listener, ListenError> {
         .map(Listener::Unix)
         .map_err(|e| ListenError::Bind(addr.into(), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stale_socket_file_is_replaced_a_live_one_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mc.sock");
+        let addr = path.to_string_lossy().into_owned();
+        drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));
+        assert!(path.exists(), "a stale socket file");
+        let live = bind(&addr).expect("stale file removed and bound");
+        match bind(&addr) {
+            Err(ListenError::InUse(p)) => assert_eq!(p, addr),
+            other => panic!("expected InUse, got {other:?}"),
+        }
+        drop(live);
+        let tcp = bind("127.0.0.1:0").expect("tcp");
+        assert!(matches!(tcp, Listener::Tcp(_)));
+        let e = bind("/nonexistent-dir/x.sock").expect_err("no such dir");
+        assert!(
+            e.to_string().starts_with("cannot listen on /nonexistent-dir/x.sock"),
+            "{e}"
+        );
+    }
+}

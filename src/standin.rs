@@ -156,6 +156,8 @@ struct Shared {
     /// Bodies of `/api/v1/mutes` and `/api/v1/domain_blocks`.
     mutes: Mutex<String>,
     domain_blocks: Mutex<String>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
 }
 
 /// A running stand-in; dropping it does not stop it (it lives as long as
@@ -184,6 +186,8 @@ impl StandIn {
             old_server: std::sync::atomic::AtomicBool::new(false),
             mutes: Mutex::new("[]".into()),
             domain_blocks: Mutex::new("[]".into()),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
         });
         let s = shared.clone();
         tokio::spawn(async move {
@@ -259,6 +263,11 @@ impl StandIn {
         self.shared.total.load(Ordering::SeqCst)
     }
 
+    /// The most API calls that were in progress at once.
+    pub fn max_concurrent(&self) -> u64 {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Calls that carried `Authorization: Bearer …`.
     pub fn authorized_calls(&self) -> u64 {
         self.shared.authorized.load(Ordering::SeqCst)
@@ -320,7 +329,10 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
     }
     let delay = s.delay.lock().map(|d| *d).unwrap_or_default();
     if !delay.is_zero() {
+        let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        s.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(delay).await;
+        s.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
     let mode = s.mode.lock().map(|m| *m).unwrap_or(Mode::Ok);
     let old = s.old_server.load(Ordering::SeqCst);

@@ -367,3 +367,30 @@ async fn lookup_style_search_query_accepts_full_paths() {
     );
     assert_eq!(v["stats"]["root"], "116843781319371281");
 }
+
+#[tokio::test]
+async fn concurrent_upstream_requests_are_capped() {
+    for (cap, want_max) in [(1, 1), (4, 4)] {
+        let (s, mut config) = standin("a-simple-thread", false).await;
+        s.set_delay(Duration::from_millis(100));
+        config.max_upstream_requests = cap;
+        config.timeout = Duration::from_secs(5);
+        for (i, root) in ["116843781319371281", "116855223153469973", "116782320844810768"]
+            .iter()
+            .enumerate()
+        {
+            config.roots.insert(format!("/r{i}"), root.to_string());
+        }
+        let app = app(config);
+        let tasks: Vec<_> = (0..3)
+            .map(|i| {
+                let app = app.clone();
+                tokio::spawn(async move { get(&app, &format!("/r{i}/comments.json")).await.status })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("join"), 200);
+        }
+        assert_eq!(s.max_concurrent(), want_max, "cap {cap}");
+    }
+}
