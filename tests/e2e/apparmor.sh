@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Checks of apparmor/usr.local.bin.mastodon-comments:
+#
+#  1. the real apparmor_parser compiles it (-Q: everything except loading it
+#     into the kernel, -K: no cache), failing on any error;
+#  2. the same with warnings enabled, failing on any warning other than
+#     "... rules not enforced" (which only says the running kernel lacks that
+#     kind of mediation);
+#  3. it attaches to /usr/local/bin/mastodon-comments under the name that
+#     systemd/mastodon-comments.service gives in AppArmorProfile=;
+#  4. it grants what the daemon needs (socket, config, credential, state,
+#     CA certificates, DNS files, notify socket, network) and nothing broad
+#     (no capability, no mount, no ptrace, no write outside the state
+#     directory, no execution of other programs).
+#
+# Loading and enforcing it needs an AppArmor-enabled kernel; where one is
+# available (aa-enabled says Yes) the test also loads the profile into the
+# kernel under its name, then removes it again.
+#
+# Needs: apparmor_parser (package apparmor).
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PROFILE=$ROOT/apparmor/usr.local.bin.mastodon-comments
+SERVICE=$ROOT/systemd/mastodon-comments.service
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+
+command -v apparmor_parser >/dev/null || { echo "missing tool: apparmor_parser (apt-get install apparmor)" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+TMP=$(mktemp -d /tmp/mc-e2e-apparmor.XXXXXX)
+LOADED=
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$LOADED" ]; then apparmor_parser -R "$PROFILE" >/dev/null 2>&1; fi
+    if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then FAIL=1; fi
+    [ "$FAIL" -gt 0 ] && rc=1
+    rm -rf "$TMP"
+    echo "$PASS passed, $FAIL failed"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- 1. compile ------------------------------------------------------------------------
+if timeout 60 apparmor_parser -Q --skip-kernel-load -K -q "$PROFILE" >"$TMP/parse.out" 2>&1; then
+    ok "apparmor_parser -Q -K: profile compiles ($(apparmor_parser --version | head -n 1))"
+else
+    bad "apparmor_parser -Q -K: $(cat "$TMP/parse.out")"
+fi
+
+# --- 2. warnings -----------------------------------------------------------------------
+timeout 60 apparmor_parser -Q --skip-kernel-load -K --warn=all "$PROFILE" >"$TMP/warn.out" 2>&1 || true
+grep -vE 'rules not enforced|Cache read/write disabled|^$' "$TMP/warn.out" >"$TMP/warn-other.out" || true
+if [ ! -s "$TMP/warn-other.out" ]; then
+    ok "apparmor_parser --warn=all: no warning about the profile itself"
+else
+    bad "apparmor_parser --warn=all: $(cat "$TMP/warn-other.out")"
+fi
+
+# --- 3. attachment and name --------------------------------------------------------------
+if grep -qE '^profile mastodon-comments /usr/local/bin/mastodon-comments \{' "$PROFILE"; then
+    ok "profile 'mastodon-comments' attaches to /usr/local/bin/mastodon-comments"
+else
+    bad "profile header is not 'profile mastodon-comments /usr/local/bin/mastodon-comments {'"
+fi
+if grep -qxE 'AppArmorProfile=-?mastodon-comments' "$SERVICE"; then
+    ok "the service names the profile (AppArmorProfile=)"
+else
+    bad "the service does not name the profile mastodon-comments in AppArmorProfile="
+fi
+# Names as the parser sees them, after preprocessing (includes expanded).
+if timeout 60 apparmor_parser -Q --skip-kernel-load -K -N "$PROFILE" >"$TMP/names.out" 2>&1 \
+    && grep -qx 'mastodon-comments' "$TMP/names.out"; then
+    ok "apparmor_parser -N lists exactly the profile mastodon-comments"
+else
+    bad "apparmor_parser -N: $(cat "$TMP/names.out")"
+fi
+
+# --- 4. content --------------------------------------------------------------------------
+# The profile body without comments.
+sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/^[[:space:]]*//' "$PROFILE" >"$TMP/rules"
+need() { # rule (exact line)
+    if grep -qxF "$1" "$TMP/rules"; then ok "grants: $1"; else bad "missing rule: $1"; fi
+}
+need 'include <abstractions/base>'
+need 'include <abstractions/ssl_certs>'
+need '/usr/local/bin/mastodon-comments mr,'
+need '/run/mastodon-comments.sock rw,'
+need '/etc/mastodon-comments/** r,'
+need '/run/credentials/mastodon-comments.service/** r,'
+need '/var/lib/private/mastodon-comments/** rwk,'
+need '/var/lib/mastodon-comments/** rwk,'
+need '/run/systemd/notify w,'
+need '/etc/resolv.conf r,'
+need '/etc/hosts r,'
+need '/etc/nsswitch.conf r,'
+need '/etc/host.conf r,'
+need '/etc/gai.conf r,'
+need 'network inet stream,'
+need 'network inet6 stream,'
+need 'network inet dgram,'
+need 'network inet6 dgram,'
+forbid() { # description, extended regex on the rules
+    if grep -nE "$2" "$TMP/rules" >"$TMP/forbid.out"; then bad "$1: $(cat "$TMP/forbid.out")"; else ok "$1"; fi
+}
+forbid "no capability" '^capability'
+forbid "no mount, pivot_root, ptrace, change_profile" '^(mount|umount|remount|pivot_root|ptrace|change_profile)'
+forbid "no execution of other programs (ix/px/ux/cx)" '[[:space:]][a-z]*[iupcPUC]x[a-z]*,$'
+# Every rule granting w or a must be one of the three expected ones.
+if grep -nE '^(/|@)[^[:space:]]* [a-z]*[wa][a-z]*,$' "$TMP/rules" \
+    | grep -vE ':(/var/lib/(private/)?mastodon-comments/\*\*|/run/mastodon-comments\.sock|/run/systemd/notify) ' \
+    >"$TMP/writes.out"; then
+    bad "write access outside the state directory and sockets: $(cat "$TMP/writes.out")"
+else
+    ok "write access only to the state directory, the FastCGI socket and the notify socket"
+fi
+forbid "no bare 'network,' or 'file,' rule" '^(network|file|unix),$'
+forbid "no nameservice abstraction (passwd, LDAP, NIS are not needed)" 'abstractions/nameservice'
+
+# --- 5. kernel load where AppArmor is enabled --------------------------------------------------
+if command -v aa-enabled >/dev/null && aa-enabled --quiet 2>/dev/null; then
+    if apparmor_parser -r -K "$PROFILE" >"$TMP/load.out" 2>&1; then
+        LOADED=yes
+        if grep -q '^mastodon-comments ' /sys/kernel/security/apparmor/profiles 2>/dev/null; then
+            ok "kernel: profile loaded (enforce)"
+        else
+            bad "kernel: loaded but not listed in /sys/kernel/security/apparmor/profiles"
+        fi
+    else
+        bad "kernel: apparmor_parser -r: $(cat "$TMP/load.out")"
+    fi
+else
+    echo "# AppArmor is not enabled in this kernel: not loaded (compile checks only)"
+fi
+
+[ "$FAIL" -eq 0 ]

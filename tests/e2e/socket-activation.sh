@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# Socket activation, readiness notification and idle exit of the daemon,
+# outside systemd (systemd-socket-activate and a small supervisor that does
+# what systemd does).
+#
+# Checks:
+#  1. socket-activated on a unix socket: answers FastCGI (5 comments);
+#     STATE defaults to $STATE_DIRECTORY/state.json, the token comes from
+#     $CREDENTIALS_DIRECTORY/token;
+#  2. socket-activated on a TCP loopback port: answers FastCGI;
+#  3. sd_notify: READY=1, STATUS=, WATCHDOG=1 at half WATCHDOG_USEC,
+#     STOPPING=1 on SIGTERM, then exit status 0;
+#  4. zero sockets (no LISTEN_FDS, no --listen) and two sockets: refuses to
+#     start, non-zero exit, a message naming the problem;
+#  5. --exit-idle-after 2s under a supervisor that keeps the listening socket
+#     and starts the daemon again on the next connection, as systemd does:
+#     the daemon exits 0 when idle, and none of 20 requests spaced around the
+#     idle time is lost.
+#
+# Needs: python3, curl, systemd-socket-activate, the built binary (MC_BIN,
+# default target/debug/mastodon-comments). Takes about 45 seconds.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MC_BIN=${MC_BIN:-$ROOT/target/debug/mastodon-comments}
+case $MC_BIN in /*) ;; *) MC_BIN=$ROOT/$MC_BIN ;; esac
+SCENARIO=$ROOT/tests/fixtures/mastodon/a-simple-thread
+ARTICLE=/2026/07/01/slow-bread
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+
+for tool in curl python3 systemd-socket-activate timeout; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; echo "0 passed, 1 failed"; exit 1; }
+done
+[ -x "$MC_BIN" ] || { echo "binary not found: $MC_BIN (cargo build first, or set MC_BIN)" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+TMP=$(mktemp -d /tmp/mc-e2e-activation.XXXXXX)
+PIDS=()
+
+stop() { # pid [signal]
+    local pid=$1 sig=${2:-TERM}
+    [ -n "$pid" ] || return 0
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    timeout 15 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$? i f
+    set +e
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done
+    if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then FAIL=1; fi
+    if [ "$FAIL" -gt 0 ]; then
+        rc=1
+        for f in "$TMP"/*.log "$TMP"/*.out; do
+            [ -s "$f" ] || continue
+            echo "----- $f (last 40 lines)"
+            tail -n 40 "$f"
+        done
+    fi
+    rm -rf "$TMP"
+    echo "$PASS passed, $FAIL failed"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_until() { # seconds, command...
+    local t=$1
+    shift
+    timeout "$t" bash -c "until $*; do sleep 0.05; done"
+}
+
+# A minimal FastCGI client (responder role, one request per connection), as
+# nginx would send it with fastcgi_params. Prints "STATUS COMMENTS" where
+# COMMENTS is the number of comments in the JSON answer (or -).
+cat >"$TMP/fcgi.py" <<'PY'
+import json, socket, struct, sys
+
+def request(addr, method, uri, body=b"", timeout=10.0):
+    if addr.startswith("/"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(addr)
+    else:
+        host, port = addr.rsplit(":", 1)
+        s = socket.create_connection((host, int(port)), timeout)
+    path, _, query = uri.partition("?")
+    params = {
+        "QUERY_STRING": query, "REQUEST_METHOD": method, "CONTENT_TYPE": "",
+        "CONTENT_LENGTH": str(len(body)) if body else "", "SCRIPT_NAME": path,
+        "REQUEST_URI": uri, "DOCUMENT_URI": path, "DOCUMENT_ROOT": "/srv/www",
+        "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https",
+        "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "nginx",
+        "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000", "SERVER_ADDR": "127.0.0.1",
+        "SERVER_PORT": "443", "SERVER_NAME": "blog.example.org", "HTTP_HOST": "blog.example.org",
+    }
+    def record(kind, content):
+        return struct.pack(">BBHHBB", 1, kind, 1, len(content), 0, 0) + content
+    def length(n):
+        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    pairs = b"".join(length(len(k)) + length(len(v.encode())) + k.encode() + v.encode()
+                     for k, v in params.items())
+    out = record(1, struct.pack(">HB5x", 1, 0)) + record(4, pairs) + record(4, b"")
+    if body:
+        out += record(5, body)
+    out += record(5, b"")
+    s.sendall(out)
+    data = b""
+    stdout = b""
+    while True:
+        while len(data) < 8:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed before FCGI_END_REQUEST")
+            data += chunk
+        _, kind, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])
+        while len(data) < 8 + clen + plen:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed inside a record")
+            data += chunk
+        content, data = data[8:8 + clen], data[8 + clen + plen:]
+        if kind == 6:
+            stdout += content
+        elif kind == 3:
+            break
+    s.close()
+    head, _, payload = stdout.partition(b"\r\n\r\n")
+    status, headers = 200, {}
+    for line in head.decode("latin-1").split("\r\n"):
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    if "status" in headers:
+        status = int(headers["status"].split()[0])
+    return status, headers, payload
+
+if __name__ == "__main__":
+    try:
+        status, headers, payload = request(sys.argv[1], sys.argv[2], sys.argv[3])
+    except Exception as e:
+        print("000 - %s" % e)
+        sys.exit(0)
+    try:
+        comments = json.loads(payload).get("comments")
+        n = len(comments) if isinstance(comments, dict) else "-"
+    except Exception:
+        n = "-"
+    print(status, n)
+PY
+fcgi() { timeout 15 python3 "$TMP/fcgi.py" "$@" || echo "000 - timeout"; }
+
+# Collects sd_notify datagrams into a file, one per line ("|" between fields).
+cat >"$TMP/notify.py" <<'PY'
+import os, socket, sys, time
+path, out, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(0.2)
+end = time.monotonic() + limit
+with open(out, "a", buffering=1) as f:
+    while time.monotonic() < end:
+        try:
+            msg = s.recv(4096)
+        except socket.timeout:
+            continue
+        f.write("%.3f %s\n" % (time.monotonic(), msg.decode("utf-8", "replace").replace("\n", "|")))
+PY
+
+# Holds a listening unix socket and starts the daemon (fd 3, LISTEN_FDS=1,
+# LISTEN_PID = its pid) whenever a connection is pending and no daemon runs —
+# what systemd does for a socket unit with Accept=no. Logs spawns and exits.
+cat >"$TMP/supervisor.py" <<'PY'
+import os, select, signal, socket, subprocess, sys, time
+path, log, limit, cmd = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
+ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+ls.bind(path)
+ls.listen(128)
+if ls.fileno() != 3:
+    os.dup2(ls.fileno(), 3)
+os.set_inheritable(3, True)
+stop = False
+def on_term(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+child = None
+end = time.monotonic() + limit
+with open(log, "a", buffering=1) as f:
+    while not stop and time.monotonic() < end:
+        if child is None:
+            ready, _, _ = select.select([3], [], [], 0.1)
+            if ready:
+                child = subprocess.Popen(
+                    ["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1; export LISTEN_PID LISTEN_FDS; exec "$@"', "sh"] + cmd,
+                    pass_fds=(3,), stdout=sys.stdout, stderr=sys.stderr)
+                f.write("spawn %d\n" % child.pid)
+        else:
+            rc = child.poll()
+            if rc is None:
+                time.sleep(0.02)
+            else:
+                f.write("exit %d %d\n" % (child.pid, rc))
+                child = None
+    if child is not None:
+        child.terminate()
+        try:
+            f.write("exit %d %d (stopped)\n" % (child.pid, child.wait(15)))
+        except subprocess.TimeoutExpired:
+            child.kill()
+PY
+
+# --- the stand-in Mastodon ---------------------------------------------------------
+STANDIN_PORT=$(free_port)
+"$MC_BIN" stand-in --fixtures "$SCENARIO" --listen "127.0.0.1:$STANDIN_PORT" >"$TMP/stand-in.log" 2>&1 &
+PIDS+=($!)
+wait_until 15 "curl -sf -o /dev/null http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" \
+    || { bad "stand-in did not come up"; exit 1; }
+
+# Config without a token: it comes from $CREDENTIALS_DIRECTORY/token.
+cat >"$TMP/config.json" <<EOF
+{"url": "http://127.0.0.1:$STANDIN_PORT", "userid": "109308551561216011", "blog_url": "https://blog.example.org"}
+EOF
+mkdir -m 0700 "$TMP/credentials" "$TMP/statedir"
+printf 'e2e-token' >"$TMP/credentials/token"
+chmod 0400 "$TMP/credentials/token"
+
+# --- 1 + 3. unix socket, STATE_DIRECTORY, CREDENTIALS_DIRECTORY, sd_notify ----------
+SOCK=$TMP/mc.sock
+timeout 60 python3 "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" 50 &
+PIDS+=($!)
+wait_until 5 "[ -S '$TMP/notify.sock' ]"
+systemd-socket-activate -l "$SOCK" \
+    -E NOTIFY_SOCKET="$TMP/notify.sock" -E WATCHDOG_USEC=2000000 \
+    -E STATE_DIRECTORY="$TMP/statedir" -E CREDENTIALS_DIRECTORY="$TMP/credentials" \
+    "$MC_BIN" "$TMP/config.json" >"$TMP/daemon-unix.log" 2>&1 &
+DPID=$!
+PIDS+=("$DPID")
+wait_until 10 "[ -S '$SOCK' ]" || { bad "unix socket not created"; exit 1; }
+out=$(fcgi "$SOCK" GET "$ARTICLE/comments.json")
+if [ "$out" = "200 5" ]; then ok "unix socket: FastCGI answer with 5 comments"; else bad "unix socket: got '$out'"; fi
+if wait_until 5 "grep -q READY=1 '$TMP/notify.out'"; then ok "sd_notify READY=1"; else bad "no READY=1 on NOTIFY_SOCKET"; fi
+if grep -q 'STATUS=' "$TMP/notify.out"; then ok "sd_notify STATUS=…"; else bad "no STATUS= on NOTIFY_SOCKET"; fi
+# WATCHDOG_USEC=2 s: a ping at least every second; wait for three.
+if wait_until 5 "[ \$(grep -c WATCHDOG=1 '$TMP/notify.out') -ge 3 ]"; then
+    ok "sd_notify WATCHDOG=1 pings ($(grep -c WATCHDOG=1 "$TMP/notify.out") in the first seconds)"
+else
+    bad "fewer than 3 WATCHDOG=1 within 5 s with WATCHDOG_USEC=2000000"
+fi
+out=$(fcgi "$SOCK" GET "/any/comments.json?search=$ARTICLE/")
+if [ "$out" = "200 5" ]; then ok "unix socket: ?search= query answered"; else bad "?search=: got '$out'"; fi
+if wait_until 5 "[ -s '$TMP/statedir/state.json' ]"; then
+    ok "state written to \$STATE_DIRECTORY/state.json"
+else
+    bad "no \$STATE_DIRECTORY/state.json (contents: $(ls -A "$TMP/statedir"))"
+fi
+kill -TERM "$DPID"
+if timeout 15 tail --pid="$DPID" -f /dev/null; then
+    rc=0
+    wait "$DPID" || rc=$?
+    if [ "$rc" = 0 ]; then ok "SIGTERM: exit status 0"; else bad "SIGTERM: exit status $rc"; fi
+else
+    bad "SIGTERM: still running after 15 s"
+fi
+if grep -q STOPPING=1 "$TMP/notify.out"; then ok "sd_notify STOPPING=1 on SIGTERM"; else bad "no STOPPING=1"; fi
+if grep -q 'e2e-token' "$TMP/daemon-unix.log"; then
+    bad "the token appears in the daemon's log"
+else
+    ok "the token is not logged"
+fi
+
+# --- 2. TCP loopback socket ----------------------------------------------------------
+TPORT=$(free_port)
+systemd-socket-activate -l "127.0.0.1:$TPORT" \
+    "$MC_BIN" "$TMP/config.json" "$TMP/state-tcp.json" >"$TMP/daemon-tcp.log" 2>&1 &
+DPID=$!
+PIDS+=("$DPID")
+wait_until 10 "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $TPORT), 1).close()' 2>/dev/null" || true
+out=$(fcgi "127.0.0.1:$TPORT" GET "$ARTICLE/comments.json")
+if [ "$out" = "200 5" ]; then ok "TCP socket: FastCGI answer with 5 comments"; else bad "TCP socket: got '$out'"; fi
+stop "$DPID"
+
+# --- 4. zero and two sockets ------------------------------------------------------------
+rc=0
+timeout 10 env -u LISTEN_FDS -u LISTEN_PID "$MC_BIN" "$TMP/config.json" "$TMP/state-zero.json" \
+    >"$TMP/zero.out" 2>&1 </dev/null || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qiE 'socket|LISTEN_FDS|--listen' "$TMP/zero.out"; then
+    ok "zero sockets: refuses to start (exit $rc): $(head -n 1 "$TMP/zero.out")"
+else
+    bad "zero sockets: exit $rc, message: $(head -c 300 "$TMP/zero.out")"
+fi
+systemd-socket-activate -l "$TMP/two-a.sock" -l "$TMP/two-b.sock" \
+    "$MC_BIN" "$TMP/config.json" "$TMP/state-two.json" >"$TMP/two.out" 2>&1 &
+TWO=$!
+PIDS+=("$TWO")
+wait_until 10 "[ -S '$TMP/two-a.sock' ]"
+# systemd-socket-activate starts the program on the first connection.
+python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.connect('$TMP/two-a.sock')" 2>/dev/null || true
+if timeout 10 tail --pid="$TWO" -f /dev/null; then
+    rc=0
+    wait "$TWO" || rc=$?
+    if [ "$rc" -ne 0 ] && grep -qiE 'socket|LISTEN_FDS' "$TMP/two.out"; then
+        ok "two sockets: refuses to start (exit $rc): $(grep -viE '^(Listening on|Communication attempt|Execing)' "$TMP/two.out" | head -n 1)"
+    else
+        bad "two sockets: exit $rc, output: $(head -c 300 "$TMP/two.out")"
+    fi
+else
+    bad "two sockets: still running after 10 s"
+    stop "$TWO"
+fi
+
+# --- 5. idle exit under a supervisor, no request lost ---------------------------------------
+ISOCK=$TMP/idle.sock
+python3 "$TMP/supervisor.py" "$ISOCK" "$TMP/supervisor.out" 90 \
+    "$MC_BIN" --exit-idle-after 2s "$TMP/config.json" "$TMP/state-idle.json" >"$TMP/daemon-idle.log" 2>&1 &
+SUP=$!
+PIDS+=("$SUP")
+wait_until 10 "[ -S '$ISOCK' ]" || { bad "supervisor socket not created"; exit 1; }
+# Pauses (seconds) before each request: well below, around and above 2 s.
+answered=0
+lost=()
+i=0
+for pause in 0 0.5 2.5 1.9 2.0 2.1 0.1 3.0 1.95 2.05 0.3 2.2 1.8 2.4 0 2.0 1.5 2.6 0.2 2.1; do
+    i=$((i + 1))
+    sleep "$pause"
+    out=$(fcgi "$ISOCK" GET "$ARTICLE/comments.json")
+    if [ "$out" = "200 5" ]; then answered=$((answered + 1)); else lost+=("#$i after ${pause}s: $out"); fi
+done
+if [ "$answered" -eq 20 ]; then ok "idle exit: all 20 requests answered 200"; else bad "idle exit: $answered/20 answered; lost: ${lost[*]}"; fi
+spawns=$(grep -c '^spawn' "$TMP/supervisor.out" || true)
+exits=$(grep -c '^exit' "$TMP/supervisor.out" || true)
+bad_exits=$(grep '^exit' "$TMP/supervisor.out" | awk '$3 != 0' | wc -l)
+if [ "$spawns" -ge 3 ] && [ "$exits" -ge 2 ]; then
+    ok "idle exit: the daemon exited when idle and was started again ($spawns starts, $exits exits)"
+else
+    bad "idle exit: $spawns starts, $exits exits (expected >= 3 starts)"
+fi
+if [ "$bad_exits" -eq 0 ]; then ok "idle exit: every exit status 0"; else bad "idle exit: non-zero exits: $(grep '^exit' "$TMP/supervisor.out" | awk '$3 != 0')"; fi
+# Idle exit must really be about idleness: a daemon that has just answered
+# is still running 1 s later.
+out=$(fcgi "$ISOCK" GET "$ARTICLE/comments.json")
+sleep 1
+last=$(tail -n 1 "$TMP/supervisor.out")
+if [ "$out" = "200 5" ] && [[ $last == spawn* ]]; then
+    ok "idle exit: still running 1 s after a request"
+else
+    bad "idle exit: request '$out', supervisor's last line '$last' (exited within 1 s of a request?)"
+fi
+stop "$SUP"
+
+[ "$FAIL" -eq 0 ]

@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# Checks of systemd/mastodon-comments.{service,socket} that work without
+# systemd running as PID 1:
+#
+#  1. the settings the daemon relies on are present (notify, watchdog,
+#     DynamicUser, StateDirectory, LoadCredential, socket ownership/mode);
+#  2. systemd-analyze verify: no warning at all (on a temporary copy whose
+#     ExecStart= points at the built binary, since verify wants it to exist);
+#  3. systemd-analyze security --offline=yes: overall exposure <= 1.0;
+#  4. the system calls the daemon makes in a realistic session are all
+#     allowed by the unit's SystemCallFilter= (expanded with
+#     systemd-analyze syscall-filter): the daemon runs socket-activated under
+#     strace with NOTIFY_SOCKET/WATCHDOG_USEC/STATE_DIRECTORY/
+#     CREDENTIALS_DIRECTORY set, answers FastCGI requests (found post, search,
+#     miss, 400, 404, 405, Mastodon failing in several ways; the instance is
+#     named "localhost" so that name resolution runs too), pings the
+#     watchdog, and stops on SIGTERM. The stand-in Mastodon speaks plain HTTP,
+#     so TLS is not exercised (rustls is computation plus reads of the CA
+#     files, no additional kind of system call).
+#
+# Needs: systemd-analyze, strace, python3, curl, systemd-socket-activate, the
+# built binary (MC_BIN, default target/debug/mastodon-comments).
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MC_BIN=${MC_BIN:-$ROOT/target/debug/mastodon-comments}
+case $MC_BIN in /*) ;; *) MC_BIN=$ROOT/$MC_BIN ;; esac
+SERVICE=$ROOT/systemd/mastodon-comments.service
+SOCKET=$ROOT/systemd/mastodon-comments.socket
+SCENARIO=$ROOT/tests/fixtures/mastodon/a-simple-thread
+ARTICLE=/2026/07/01/slow-bread
+MAX_EXPOSURE=1.0
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+
+for tool in systemd-analyze strace curl python3 systemd-socket-activate timeout; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; echo "0 passed, 1 failed"; exit 1; }
+done
+
+TMP=$(mktemp -d /tmp/mc-e2e-units.XXXXXX)
+PIDS=()
+
+stop() { # pid [signal]; its children first (the daemon under strace)
+    local pid=$1 sig=${2:-TERM} child
+    [ -n "$pid" ] || return 0
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+        kill -"$sig" "$child" 2>/dev/null || true
+        timeout 15 tail --pid="$child" -f /dev/null 2>/dev/null || kill -KILL "$child" 2>/dev/null || true
+    done
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    timeout 15 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$? i f
+    set +e
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done
+    if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then FAIL=1; fi
+    if [ "$FAIL" -gt 0 ]; then
+        rc=1
+        for f in "$TMP"/*.log "$TMP"/*.out; do
+            [ -s "$f" ] || continue
+            echo "----- $f (last 40 lines)"
+            tail -n 40 "$f"
+        done
+    fi
+    rm -rf "$TMP"
+    echo "$PASS passed, $FAIL failed"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_until() { # seconds, command...
+    local t=$1
+    shift
+    timeout "$t" bash -c "until $*; do sleep 0.05; done"
+}
+
+# --- 1. required settings -------------------------------------------------------------
+has() { # file, exact line
+    if grep -qxF "$2" "$1"; then ok "$(basename "$1"): $2"; else bad "$(basename "$1"): missing '$2'"; fi
+}
+for line in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' 'TimeoutStopSec=15s' 'Restart=on-failure' \
+    'DynamicUser=yes' 'StateDirectory=mastodon-comments' \
+    'LoadCredential=token:/etc/mastodon-comments/token' \
+    'ExecStart=/usr/local/bin/mastodon-comments /etc/mastodon-comments/config.json' \
+    'MemoryHigh=64M' 'MemoryMax=128M' 'TasksMax=32' 'UMask=0077' 'CapabilityBoundingSet=' 'NoNewPrivileges=yes' \
+    'MemoryDenyWriteExecute=yes' 'SystemCallArchitectures=native'; do
+    has "$SERVICE" "$line"
+done
+for line in 'ListenStream=/run/mastodon-comments.sock' 'SocketUser=www-data' 'SocketGroup=www-data' \
+    'SocketMode=0600' 'WantedBy=sockets.target'; do
+    has "$SOCKET" "$line"
+done
+
+# --- 2. systemd-analyze verify -----------------------------------------------------------
+mkdir "$TMP/units"
+cp "$SOCKET" "$TMP/units/"
+if [ -x "$MC_BIN" ]; then EXEC=$MC_BIN; else EXEC=/bin/true; echo "# $MC_BIN not built: verify with /bin/true"; fi
+sed "s#^ExecStart=/usr/local/bin/mastodon-comments #ExecStart=$EXEC #" "$SERVICE" >"$TMP/units/mastodon-comments.service"
+if timeout 60 systemd-analyze verify --man=no "$TMP/units/mastodon-comments.service" "$TMP/units/mastodon-comments.socket" \
+    >"$TMP/verify.out" 2>&1 && [ ! -s "$TMP/verify.out" ]; then
+    ok "systemd-analyze verify: no message"
+else
+    bad "systemd-analyze verify: $(cat "$TMP/verify.out")"
+fi
+
+# --- 3. systemd-analyze security ---------------------------------------------------------
+timeout 60 systemd-analyze security --offline=yes "$SERVICE" >"$TMP/security.out" 2>&1 || true
+exposure=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$TMP/security.out")
+if [ -z "$exposure" ]; then
+    bad "systemd-analyze security: no 'Overall exposure level' line"
+elif python3 -c "import sys; sys.exit(0 if float('$exposure') <= float('$MAX_EXPOSURE') else 1)"; then
+    ok "systemd-analyze security: exposure $exposure <= $MAX_EXPOSURE"
+else
+    bad "systemd-analyze security: exposure $exposure > $MAX_EXPOSURE"
+fi
+echo "# remaining exposure items:"
+grep '✗' "$TMP/security.out" | sed 's/^/#   /' || true
+
+# --- 3b. the IP address allow list does what its comment says ------------------------------
+# IPAddressDeny=any; loopback, private and public unicast allowed;
+# link-local, 0/8 and multicast/reserved refused.
+if python3 - "$SERVICE" >"$TMP/ipallow.out" 2>&1 <<'PY'
+import ipaddress, re, sys
+text = open(sys.argv[1]).read().replace("\\\n", " ")
+deny = [v for k, v in re.findall(r"^(IPAddressDeny)=(.*)$", text, re.M)]
+allow = []
+for value in re.findall(r"^IPAddressAllow=(.*)$", text, re.M):
+    for word in value.split():
+        if word == "localhost":
+            allow += [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+        else:
+            allow.append(ipaddress.ip_network(word))
+assert deny == ["any"], "IPAddressDeny= is %r, expected any" % deny
+allowed = lambda a: any(ipaddress.ip_address(a) in n for n in allow if n.version == ipaddress.ip_address(a).version)
+must_allow = ["1.1.1.1", "8.8.8.8", "9.9.9.9", "104.16.0.1", "151.101.1.1", "185.12.64.1", "100.63.255.255",
+              "100.128.0.1", "169.253.0.1", "172.15.255.255", "172.32.0.1", "192.167.0.1", "192.169.0.1",
+              "223.255.255.254", "127.0.0.1", "127.0.0.53", "::1", "2a01:4f8::1", "2606:4700::1",
+              "10.0.0.2", "100.64.0.1", "172.16.0.1", "172.31.255.254", "192.168.1.1", "fd00::1"]
+must_deny = ["0.0.0.1", "169.254.169.254", "169.254.169.253", "224.0.0.251", "239.255.255.250",
+             "240.0.0.1", "255.255.255.255", "fe80::1", "ff02::1"]
+wrong = [a + " refused" for a in must_allow if not allowed(a)] + [a + " allowed" for a in must_deny if allowed(a)]
+if wrong:
+    sys.exit("wrong: " + ", ".join(wrong))
+print("%d prefixes; %d public/private/loopback addresses allowed, %d link-local/multicast/reserved refused"
+      % (len(allow), len(must_allow), len(must_deny)))
+PY
+then
+    ok "IPAddressAllow=: $(cat "$TMP/ipallow.out")"
+else
+    bad "IPAddressAllow=: $(cat "$TMP/ipallow.out")"
+fi
+
+# --- 4. system calls against SystemCallFilter= -------------------------------------------
+if [ ! -x "$MC_BIN" ]; then
+    bad "binary not found: $MC_BIN (cargo build first, or set MC_BIN): system call check not run"
+    exit 1
+fi
+
+# The allowed set: SystemCallFilter= lines of the unit, in order; the first
+# (allow list) adds, "~" lines remove; groups expanded recursively.
+cat >"$TMP/filter.py" <<'PY'
+import re, subprocess, sys
+unit, trace, binary = sys.argv[1:4]
+
+cache = {}
+def expand(name):
+    if not name.startswith("@"):
+        return {name}
+    if name not in cache:
+        out = subprocess.run(["systemd-analyze", "syscall-filter", "--no-pager", name],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        names = set()
+        for line in out.splitlines()[1:]:
+            word = line.strip()
+            if not word or word.startswith("#"):
+                continue
+            names |= expand(word)
+        if not names:
+            sys.exit("unknown syscall group %s" % name)
+        cache[name] = names
+    return cache[name]
+
+allowed = set()
+settings = []
+text = open(unit).read().replace("\\\n", " ")
+for line in text.splitlines():
+    m = re.match(r"\s*SystemCallFilter=(.*)", line)
+    if not m:
+        continue
+    value = m.group(1).strip()
+    settings.append(value)
+    deny = value.startswith("~")
+    names = set()
+    for word in value.lstrip("~").split():
+        names |= expand(word)
+    if deny:
+        allowed -= names
+    else:
+        allowed |= names
+if not settings:
+    sys.exit("no SystemCallFilter= in %s" % unit)
+
+used = {}
+started = False
+pat = re.compile(r"^\d+\s+(?:<\.\.\. ([a-z0-9_]+) resumed>|([a-z0-9_]+)\()")
+for line in open(trace, errors="replace"):
+    if not started:
+        # Only what happens from the daemon's execve on (not the shell
+        # wrapper that sets LISTEN_PID).
+        if 'execve("%s"' % binary in line:
+            started = True
+        else:
+            continue
+    m = pat.match(line)
+    if m:
+        name = m.group(1) or m.group(2)
+        used[name] = used.get(name, 0) + 1
+if not started:
+    sys.exit("no execve of %s in the trace" % binary)
+
+outside = sorted(n for n in used if n not in allowed)
+print("filter: %s" % " | ".join(settings))
+print("allowed: %d system calls; used by the daemon: %d" % (len(allowed), len(used)))
+print("used: %s" % " ".join(sorted(used)))
+if outside:
+    print("OUTSIDE THE FILTER: %s" % " ".join("%s(x%d)" % (n, used[n]) for n in outside))
+    sys.exit(1)
+PY
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# A minimal FastCGI client, as in socket-activation.sh; prints the status.
+cat >"$TMP/fcgi.py" <<'PY'
+import socket, struct, sys
+def request(path_, method, uri, body=b""):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(path_)
+    path, _, query = uri.partition("?")
+    params = {"QUERY_STRING": query, "REQUEST_METHOD": method, "CONTENT_TYPE": "",
+              "CONTENT_LENGTH": str(len(body)) if body else "", "SCRIPT_NAME": path,
+              "REQUEST_URI": uri, "DOCUMENT_URI": path, "DOCUMENT_ROOT": "/srv/www",
+              "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "GATEWAY_INTERFACE": "CGI/1.1",
+              "SERVER_SOFTWARE": "nginx", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000",
+              "SERVER_ADDR": "127.0.0.1", "SERVER_PORT": "443", "SERVER_NAME": "blog.example.org",
+              "HTTP_HOST": "blog.example.org"}
+    rec = lambda t, c: struct.pack(">BBHHBB", 1, t, 1, len(c), 0, 0) + c
+    ln = lambda n: bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    pairs = b"".join(ln(len(k)) + ln(len(v.encode())) + k.encode() + v.encode() for k, v in params.items())
+    out = rec(1, struct.pack(">HB5x", 1, 0)) + rec(4, pairs) + rec(4, b"")
+    if body:
+        out += rec(5, body)
+    s.sendall(out + rec(5, b""))
+    data, stdout = b"", b""
+    while True:
+        while len(data) < 8 or len(data) < 8 + sum(struct.unpack(">HB", data[4:7])):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise EOFError("closed")
+            data += chunk
+        _, kind, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])
+        content, data = data[8:8 + clen], data[8 + clen + plen:]
+        if kind == 6:
+            stdout += content
+        elif kind == 3:
+            break
+    head = stdout.partition(b"\r\n\r\n")[0].decode("latin-1")
+    for line in head.split("\r\n"):
+        if line.lower().startswith("status:"):
+            return int(line.split(":", 1)[1].split()[0])
+    return 200
+try:
+    print(request(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].encode() if len(sys.argv) > 4 else b""))
+except Exception as e:
+    print("000 %s" % e)
+PY
+fcgi() { timeout 30 python3 "$TMP/fcgi.py" "$@" || echo "000 timeout"; }
+
+STANDIN_PORT=$(free_port)
+"$MC_BIN" stand-in --fixtures "$SCENARIO" --listen "127.0.0.1:$STANDIN_PORT" >"$TMP/stand-in.log" 2>&1 &
+PIDS+=($!)
+wait_until 15 "curl -sf -o /dev/null http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" \
+    || { bad "stand-in did not come up"; exit 1; }
+mode() { curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$STANDIN_PORT/__stand-in/mode?set=$1"; }
+
+mkdir -m 0700 "$TMP/credentials" "$TMP/statedir"
+printf 'e2e-token' >"$TMP/credentials/token"
+cat >"$TMP/config.json" <<EOF
+{"url": "http://localhost:$STANDIN_PORT", "userid": "109308551561216011", "searches_per_minute": 60,
+ "blog_url": "https://blog.example.org", "path_pattern": "^/20[0-9]{2}/", "timeout_seconds": 2}
+EOF
+# sd_notify datagrams are received (and dropped) so the notify path runs.
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(0.5)
+end = time.monotonic() + 120
+while time.monotonic() < end:
+    try: s.recv(4096)
+    except socket.timeout: pass
+' "$TMP/notify.sock" &
+PIDS+=($!)
+wait_until 5 "[ -S '$TMP/notify.sock' ]"
+
+SOCK=$TMP/mc.sock
+systemd-socket-activate -l "$SOCK" \
+    -E NOTIFY_SOCKET="$TMP/notify.sock" -E WATCHDOG_USEC=1000000 \
+    -E STATE_DIRECTORY="$TMP/statedir" -E CREDENTIALS_DIRECTORY="$TMP/credentials" \
+    strace -f -qq -o "$TMP/strace.trace" \
+    sh -c 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"' sh "$MC_BIN" "$TMP/config.json" \
+    >"$TMP/daemon.log" 2>&1 &
+DPID=$!
+PIDS+=("$DPID")
+wait_until 10 "[ -S '$SOCK' ]" || { bad "socket not created"; exit 1; }
+
+session=()
+step() { # expected status, method, uri, [body]
+    local want=$1 got
+    shift
+    got=$(fcgi "$SOCK" "$@")
+    session+=("$1 $2 -> $got")
+    [ "$got" = "$want" ] || echo "# note: $1 $2 answered '$got', expected $want"
+}
+step 200 GET "$ARTICLE/comments.json"
+step 200 GET "$ARTICLE/comments.json"
+step 200 GET "/any/comments.json?search=$ARTICLE/"
+step 200 GET /2026/07/02/not-announced-yet/comments.json
+step 400 GET "/any/comments.json?search=notapath"
+step 404 GET /about/comments.json
+step 405 POST "$ARTICLE/comments.json" '{"a": 1}'
+for m in error garbage huge slow hang ratelimit; do
+    mode "$m"
+    step 503 GET "/2026/07/05/upstream-$m/comments.json"
+done
+mode ok
+# The instance's rate limit (60 s) is still honoured: no call, 503.
+step 503 GET /2026/07/06/after-recovery/comments.json
+step 200 GET "$ARTICLE/comments.json"
+sleep 2   # watchdog pings
+# SIGTERM to the daemon itself (the child of strace), as systemd sends it.
+MAIN=$(ps -o pid= --ppid "$DPID" | tr -d ' ' | head -n 1)
+if [ -n "$MAIN" ]; then kill -TERM "$MAIN"; fi
+if ! timeout 20 tail --pid="$DPID" -f /dev/null; then bad "daemon did not stop on SIGTERM"; exit 1; fi
+echo "# session: ${session[*]}"
+printf '%s\n' "${session[@]}" >"$TMP/session.out"
+
+if python3 "$TMP/filter.py" "$SERVICE" "$TMP/strace.trace" "$MC_BIN" >"$TMP/filter.out" 2>&1; then
+    ok "system calls within SystemCallFilter= ($(sed -n 2p "$TMP/filter.out"))"
+    sed 's/^/# /' "$TMP/filter.out"
+else
+    bad "system calls outside SystemCallFilter=: $(cat "$TMP/filter.out")"
+fi
+
+[ "$FAIL" -eq 0 ]
