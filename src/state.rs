@@ -55,6 +55,8 @@ pub struct State {
     written: AtomicU64,
     /// Whether the last write failed (so the failure is logged once).
     failing: AtomicBool,
+    /// Wait before retrying a failed write.
+    retry: Duration,
 }
 
 /// Compares snowflake ids as numbers of any length.
@@ -86,6 +88,7 @@ impl State {
             version: AtomicU64::new(0),
             written: AtomicU64::new(0),
             failing: AtomicBool::new(false),
+            retry: limits::STATE_RETRY,
         }
     }
 
@@ -135,6 +138,17 @@ impl State {
             state.bound(&mut d);
         }
         state
+    }
+
+    /// Retries failed writes after `retry` instead of [`limits::STATE_RETRY`].
+    pub fn with_retry(mut self, retry: Duration) -> State {
+        self.retry = retry;
+        self
+    }
+
+    /// Whether the last write failed.
+    pub fn write_failing(&self) -> bool {
+        self.failing.load(Ordering::SeqCst)
     }
 
     /// What is known about an article path.
@@ -293,11 +307,11 @@ impl State {
                         if !self.failing.swap(true, Ordering::SeqCst) {
                             tracing::error!(
                                 "cannot write the state file: {e}; serving from memory, retrying every {}s",
-                                limits::STATE_RETRY.as_secs()
+                                self.retry.as_secs()
                             );
                         }
                         tokio::select! {
-                            _ = tokio::time::sleep(limits::STATE_RETRY) => {}
+                            _ = tokio::time::sleep(self.retry) => {}
                             _ = shutdown.cancelled() => break,
                         }
                     }

@@ -394,3 +394,52 @@ async fn concurrent_upstream_requests_are_capped() {
         assert_eq!(s.max_concurrent(), want_max, "cap {cap}");
     }
 }
+
+/// A state directory that cannot be written (read-only, full, gone): the
+/// daemon keeps answering from memory and writes once the disk is back.
+#[tokio::test]
+async fn an_unwritable_state_directory_does_not_stop_the_daemon() {
+    let (_s, config) = standin("a-simple-thread", false).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blocked = dir.path().join("state");
+    // A file where the directory should be: every write fails (ENOTDIR),
+    // as on a read-only or full file system, even for root.
+    std::fs::write(&blocked, "not a directory").expect("write");
+    let path = blocked.join("state.json");
+    let state = Arc::new(State::load(&path, 100, config.miss_retry).with_retry(Duration::from_millis(100)));
+    let app = Arc::new(App::new(config, state.clone()).expect("app"));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let writer = {
+        let (state, stop) = (state.clone(), stop.clone());
+        tokio::spawn(async move { state.writer(stop).await })
+    };
+    let uri = "/2026/07/01/slow-bread/comments.json";
+    assert_eq!(get(&app, uri).await.status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !state.write_failing() {
+        assert!(std::time::Instant::now() < deadline, "the failed write was not noticed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Still serving, from memory, without asking the timeline again.
+    assert_eq!(get(&app, uri).await.status, 200);
+    assert!(matches!(state.lookup("/2026/07/01/slow-bread"), Known::Roots(_)));
+    // The disk comes back: the next retry writes the file.
+    std::fs::remove_file(&blocked).expect("rm");
+    std::fs::create_dir(&blocked).expect("mkdir");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the state was not written after the disk came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        std::fs::read_to_string(&path)
+            .expect("read")
+            .contains("116843781319371281")
+    );
+    assert!(!state.write_failing());
+    stop.cancel();
+    writer.await.expect("writer");
+}
