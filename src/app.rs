@@ -404,6 +404,9 @@ async fn fetch(ctx: &Ctx, root: &str, moderation: &ModerationCache) -> Result<En
         )
     });
     let (status, context) = fetched?;
+    if status.value.id != root {
+        return Err(UpstreamError::Body(format!("asked for status {root}, got another id")));
+    }
     let answer = render::render(&status.value, &context.value, &ctx.config, &moderation);
     let (body, stale_body) = serialize(&answer);
     Ok(Entry {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinSet;
 use tokio_fastcgi::{RequestResult, Requests};
@@ -62,8 +63,18 @@ where
             tasks.join_next().await;
             continue;
         }
+        // tokio-fastcgi 1.3 panics on some malformed records (a BEGIN_REQUEST
+        // without content): end that connection, not the daemon's work.
+        let next_request = std::panic::AssertUnwindSafe(requests.next()).catch_unwind();
         let next = tokio::select! {
-            n = tokio::time::timeout(limits::IDLE_CONNECTION, requests.next()) => n,
+            n = tokio::time::timeout(limits::IDLE_CONNECTION, next_request) => match n {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(_)) => {
+                    tracing::debug!("malformed FastCGI record; closing the connection");
+                    break;
+                }
+                Err(e) => Err(e),
+            },
             // A request finished: look at the shutdown condition again.
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             _ = shutdown.cancelled(), if tasks.is_empty() => break,

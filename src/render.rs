@@ -98,6 +98,11 @@ pub fn valid_id(id: &str) -> bool {
 
 /// Builds the answer for a root and its context.
 pub fn render(root: &Status, context: &Context, config: &Config, extra: &Moderation) -> Answer {
+    // The root's id goes into every comment; one that is not an id means
+    // the server is not answering about the post we asked for.
+    if !valid_id(&root.id) {
+        return no_root();
+    }
     let instance_host = config.url.host_str().unwrap_or("").to_ascii_lowercase();
     let by_id: HashMap<&str, &Status> = context
         .descendants
@@ -182,21 +187,27 @@ pub fn full_acct(a: &Account, instance_host: &str) -> (String, String) {
 }
 
 /// The nearest shown ancestor, or the root: a reply under a hidden or
-/// deleted one is kept, and the hidden one is never revealed.
+/// deleted one is kept, and the hidden one is never revealed. A chain that
+/// loops (a hostile server's `in_reply_to_id`s) hangs off the root, so the
+/// answer is always a tree.
 fn visible_parent(s: &Status, root_id: &str, by_id: &HashMap<&str, &Status>, shown: &HashSet<&str>) -> String {
+    let mut seen: HashSet<&str> = HashSet::from([s.id.as_str()]);
+    let mut nearest: Option<&str> = None;
     let mut parent = s.in_reply_to_id.as_deref();
-    for _ in 0..=by_id.len() {
-        match parent {
-            Some(p) if p == root_id => break,
-            Some(p) if shown.contains(p) => return p.to_string(),
-            Some(p) => match by_id.get(p) {
-                Some(hidden) => parent = hidden.in_reply_to_id.as_deref(),
-                None => break,
-            },
-            None => break,
+    while let Some(p) = parent {
+        if p == root_id {
+            break;
         }
+        if !seen.insert(p) {
+            return root_id.to_string();
+        }
+        let Some(st) = by_id.get(p) else { break };
+        if nearest.is_none() && shown.contains(p) {
+            nearest = Some(p);
+        }
+        parent = st.in_reply_to_id.as_deref();
     }
-    root_id.to_string()
+    nearest.unwrap_or(root_id).to_string()
 }
 
 fn comment(s: &Status, reply_to: String, root_id: &str) -> Comment {
@@ -282,6 +293,40 @@ mod tests {
         );
         assert_eq!(normalise_date(r#"2026-07-01T08:41:05.000Z"><script>"#), None);
         assert_eq!(normalise_date(""), None);
+    }
+
+    fn status(id: &str, parent: Option<&str>) -> Status {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "in_reply_to_id": parent, "visibility": "public", "account": {}
+        }))
+        .expect("status")
+    }
+
+    #[test]
+    fn reply_chains_always_form_a_tree() {
+        let root = status("1", None);
+        let context = Context {
+            descendants: vec![
+                status("2", Some("3")),
+                status("3", Some("2")),
+                status("4", Some("4")),
+                status("5", Some("2")),
+                status("6", Some("1")),
+                status("7", Some("6")),
+                status("8", Some("gone")),
+                status("9", Some("8")),
+            ],
+        };
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let a = render(&root, &context, &config, &Moderation::default());
+        let c = a.comments.expect("comments");
+        let parent = |id: &str| c[id].reply_to.clone();
+        for looped in ["2", "3", "4", "5"] {
+            assert_eq!(parent(looped), "1", "{looped}");
+        }
+        assert_eq!(parent("7"), "6");
+        assert_eq!(parent("8"), "1", "deleted parent");
+        assert_eq!(parent("9"), "8");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! server can send anything.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use url::Url;
@@ -130,11 +130,16 @@ fn replace_emoji(html: &str, emojis: &[Emoji]) -> String {
     if emojis.is_empty() || !html.contains(':') {
         return html.to_string();
     }
-    let known: HashSet<&str> = emojis
-        .iter()
-        .filter(|e| is_shortcode(&e.shortcode) && !emoji_src(e).is_empty())
-        .map(|e| e.shortcode.as_str())
-        .collect();
+    // Shortcode → safe image URL; the first declaration with one wins.
+    let mut known: HashMap<&str, String> = HashMap::new();
+    for e in emojis.iter().filter(|e| is_shortcode(&e.shortcode)) {
+        if !known.contains_key(e.shortcode.as_str()) {
+            let src = emoji_src(e);
+            if !src.is_empty() {
+                known.insert(e.shortcode.as_str(), src);
+            }
+        }
+    }
     if known.is_empty() {
         return html.to_string();
     }
@@ -161,13 +166,13 @@ fn replace_emoji(html: &str, emojis: &[Emoji]) -> String {
             continue;
         }
         let text_end = rest.find('<').unwrap_or(rest.len());
-        emoji_in_text(&rest[..text_end], &known, emojis, &mut out);
+        emoji_in_text(&rest[..text_end], &known, &mut out);
         rest = &rest[text_end..];
     }
     out
 }
 
-fn emoji_in_text(text: &str, known: &HashSet<&str>, emojis: &[Emoji], out: &mut String) {
+fn emoji_in_text(text: &str, known: &HashMap<&str, String>, out: &mut String) {
     let mut rest = text;
     while let Some(start) = rest.find(':') {
         let after = &rest[start + 1..];
@@ -175,14 +180,14 @@ fn emoji_in_text(text: &str, known: &HashSet<&str>, emojis: &[Emoji], out: &mut 
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(after.len());
         let code = &after[..code_len];
-        if code_len > 0 && after[code_len..].starts_with(':') && known.contains(code) {
+        let src = (code_len > 0 && after[code_len..].starts_with(':'))
+            .then(|| known.get(code))
+            .flatten();
+        if let Some(src) = src {
             out.push_str(&rest[..start]);
-            if let Some(e) = emojis.iter().find(|e| e.shortcode == code) {
-                out.push_str(&format!(
-                    r#"<img class="emoji" src="{}" alt=":{code}:" title=":{code}:" draggable="false">"#,
-                    emoji_src(e)
-                ));
-            }
+            out.push_str(&format!(
+                r#"<img class="emoji" src="{src}" alt=":{code}:" title=":{code}:" draggable="false">"#
+            ));
             rest = &after[code_len + 1..];
         } else {
             out.push_str(&rest[..start + 1]);
@@ -287,6 +292,15 @@ mod tests {
         assert_eq!(out.matches("<img").count(), 2, "{out}");
         assert!(out.contains("10:30:45 :nope: :evil:"), "{out}");
         assert!(out.contains(r#"href="https://x.example/:ok:""#), "{out}");
+    }
+
+    #[test]
+    fn a_repeated_shortcode_uses_its_safe_declaration() {
+        let emojis = [emoji("blob", "javascript:x"), emoji("blob", "https://f.example/b.png")];
+        assert_eq!(
+            content("<p>:blob:</p>", &emojis),
+            r#"<p><img class="emoji" src="https://f.example/b.png" alt=":blob:" title=":blob:" draggable="false"></p>"#
+        );
     }
 
     #[test]

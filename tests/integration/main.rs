@@ -5,5 +5,6 @@
 mod common;
 mod content;
 mod process;
+mod properties;
 mod service;
 mod transport;

@@ -252,3 +252,32 @@ fn lookup_prints_the_answer_once() {
     assert!(!stderr.contains("Bearer") && !stdout.contains("\"t\""));
     s.set_mode(Mode::Ok);
 }
+
+/// Found by fuzzing: tokio-fastcgi 1.3 panics on a BEGIN_REQUEST record
+/// without content. The connection ends; the daemon goes on serving.
+#[tokio::test]
+async fn a_malformed_record_ends_only_its_connection() {
+    let (_s, config) = standin("a-simple-thread", true).await;
+    let app = app(config);
+    let (mut client, server) = tokio::io::duplex(4096);
+    let serve = tokio::spawn(mastodon_comments::fastcgi::serve_connection(
+        server,
+        app.clone(),
+        std::sync::Arc::default(),
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    use tokio::io::AsyncWriteExt;
+    client
+        .write_all(b"\x01\x01\x00\x01\x00\x00\x00\x00")
+        .await
+        .expect("write");
+    let done = tokio::time::timeout(Duration::from_secs(5), serve)
+        .await
+        .expect("connection closed");
+    assert!(done.is_ok(), "serve_connection returned instead of panicking");
+    let d = daemon(app, Protocol::Fastcgi).await;
+    assert_eq!(
+        fcgi_get(&d.socket, "/2026/07/01/slow-bread/comments.json").await.status,
+        200
+    );
+}
