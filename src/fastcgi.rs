@@ -18,12 +18,58 @@ use crate::app::{App, Request, Response};
 use crate::limits;
 use crate::server::Activity;
 
-/// Counts bytes read since the last completed request and fails the read
-/// past [`limits::MAX_FASTCGI_REQUEST_BYTES`]: the crate buffers params
-/// and stdin without a cap.
+/// Guards the crate's record parser: counts bytes read since the last
+/// completed request and fails the read past
+/// [`limits::MAX_FASTCGI_REQUEST_BYTES`] (the crate buffers params and stdin
+/// without a cap), and refuses records the crate would panic on (a
+/// BEGIN_REQUEST shorter than its fixed 8 bytes).
 struct Capped<R> {
     inner: R,
     read: Arc<AtomicUsize>,
+    /// The record header being read, and how much of it we have.
+    header: [u8; 8],
+    have: usize,
+    /// Content and padding bytes of the current record still to come.
+    skip: usize,
+}
+
+impl<R> Capped<R> {
+    fn new(inner: R, read: Arc<AtomicUsize>) -> Self {
+        Capped {
+            inner,
+            read,
+            header: [0; 8],
+            have: 0,
+            skip: 0,
+        }
+    }
+
+    /// Follows the record framing over the bytes just read.
+    fn inspect(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            self.header[self.have] = bytes[0];
+            self.have += 1;
+            bytes = &bytes[1..];
+            if self.have == 8 {
+                self.have = 0;
+                let len = usize::from(u16::from_be_bytes([self.header[4], self.header[5]]));
+                if self.header[1] == 1 && len < 8 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "FastCGI BEGIN_REQUEST record shorter than 8 bytes",
+                    ));
+                }
+                self.skip = len + usize::from(self.header[6]);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Capped<R> {
@@ -33,6 +79,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for Capped<R> {
         let n = buf.filled().len() - before;
         if self.read.fetch_add(n, Ordering::Relaxed) + n > limits::MAX_FASTCGI_REQUEST_BYTES {
             return Poll::Ready(Err(std::io::Error::other("FastCGI request too large")));
+        }
+        if let Err(e) = self.inspect(&buf.filled()[before..]) {
+            return Poll::Ready(Err(e));
         }
         r
     }
@@ -46,10 +95,7 @@ where
 {
     let (r, w) = tokio::io::split(stream);
     let read = Arc::new(AtomicUsize::new(0));
-    let reader = Capped {
-        inner: r,
-        read: read.clone(),
-    };
+    let reader = Capped::new(r, read.clone());
     let mut requests = Requests::new(
         reader,
         w,

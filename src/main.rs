@@ -106,12 +106,20 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr (journald); no colours, no timestamps under journald.
 fn init_tracing(quiet: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if quiet { "warn" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // RUST_LOG is a level (error, warn, info, debug, trace); a full filter
+    // engine would cost more memory than the rest of the daemon.
+    let default = if quiet {
+        tracing::Level::WARN
+    } else {
+        tracing::Level::INFO
+    };
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.trim().parse::<tracing::Level>().ok())
+        .unwrap_or(default);
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false);

@@ -105,7 +105,12 @@ pub struct Counters {
 /// The client for one instance. Built once; cheap to share.
 #[derive(Debug)]
 pub struct Mastodon {
-    http: reqwest::Client,
+    /// Built on the first call: loading the TLS roots is most of the
+    /// daemon's memory, and an idle daemon (or one answering from its
+    /// state and nginx's cache) need not pay for it.
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    timeout: Duration,
+    pool: usize,
     base: Url,
     token: Option<Token>,
     max_body: usize,
@@ -116,16 +121,10 @@ pub struct Mastodon {
 
 impl Mastodon {
     pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("mastodon-comments/", env!("CARGO_PKG_VERSION"), ""))
-            .connect_timeout(limits::CONNECT_TIMEOUT)
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(config.max_upstream_requests)
-            .build()?;
         Ok(Mastodon {
-            http,
+            http: std::sync::OnceLock::new(),
+            timeout: config.timeout,
+            pool: config.max_upstream_requests,
             base: config.url.clone(),
             token: config.token.clone(),
             max_body: config.max_response_bytes,
@@ -133,6 +132,26 @@ impl Mastodon {
             rate: Mutex::new(RateState::default()),
             counters: Counters::default(),
         })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
+        self.http
+            .get_or_init(|| {
+                // ring: the smaller of rustls's crypto providers; installing
+                // fails harmlessly when one is already installed.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .user_agent(concat!("mastodon-comments/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(limits::CONNECT_TIMEOUT)
+                    .timeout(self.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .pool_max_idle_per_host(self.pool)
+                    .build()
+                    .map_err(|e| format!("cannot set up HTTPS: {}", error_chain(&e)))
+            })
+            .as_ref()
+            .map_err(|e| UpstreamError::Connect(e.clone()))
     }
 
     pub fn has_token(&self) -> bool {
@@ -175,7 +194,7 @@ impl Mastodon {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let mut req = self.http.get(url);
+        let mut req = self.client()?.get(url);
         if let (Auth::Token, Some(token)) = (auth, &self.token) {
             req = req.bearer_auth(token.expose());
         }

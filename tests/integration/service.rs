@@ -133,7 +133,7 @@ async fn search_is_never_sent_without_a_token() {
 #[tokio::test]
 async fn methods_queries_and_patterns_are_checked() {
     let (s, mut config) = standin("a-simple-thread", false).await;
-    config.path_pattern = regex::Regex::new(r"^/\d{4}/\d{2}/\d{2}/[^/]+$").ok();
+    config.path_pattern = regex_lite::Regex::new(r"^/\d{4}/\d{2}/\d{2}/[^/]+$").ok();
     let app = app(config);
     let mut post = Request::get("/2026/07/01/slow-bread/comments.json");
     post.method = "POST".into();

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the browser tests of web/mastodon-comments.js against the daemon's demo mode,
+# in Debian's Chromium (/usr/bin/chromium; no browser is ever downloaded).
+#
+#   tests/browser/run.sh [extra node --test arguments]
+#
+# Environment:
+#   MC_BIN        the daemon binary (default: target/debug/mastodon-comments at the repository root)
+#   MC_TEST_OUT   directory for PNG screenshots (default: target/browser-screenshots at the repository root)
+#   MC_CHROMIUM   the browser (default: /usr/bin/chromium)
+#   MC_TIMEOUT    overall time bound in seconds (default: 600)
+#   MC_README_SCREENSHOT  also write the a-simple-thread page (1000 px wide) to this path
+# SPDX-License-Identifier: AGPL-3.0-or-later
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+
+bin="${MC_BIN:-$here/../../target/debug/mastodon-comments}"
+case "$bin" in
+  /*) ;;
+  *) bin="$PWD/$bin" ;;
+esac
+bin="$(cd "$(dirname "$bin")" 2>/dev/null && pwd)/$(basename "$bin")" || true
+if [[ ! -x "$bin" ]]; then
+  echo "run.sh: daemon binary not found or not executable: $bin (build it with 'cargo build' or set MC_BIN)" >&2
+  exit 2
+fi
+export MC_BIN="$bin"
+
+chromium="${MC_CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$chromium" ]]; then
+  echo "run.sh: Chromium not found at $chromium (apt-get install chromium, or set MC_CHROMIUM)" >&2
+  exit 2
+fi
+export MC_CHROMIUM="$chromium"
+
+export MC_TEST_OUT="${MC_TEST_OUT:-$repo/target/browser-screenshots}"
+mkdir -p "$MC_TEST_OUT"
+
+# playwright-core must not try to fetch browsers.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+cd "$here"
+if [[ ! -d node_modules/playwright-core ]]; then
+  npm ci --no-audit --no-fund
+fi
+
+exec timeout --kill-after=10 "${MC_TIMEOUT:-600}" node --test --test-concurrency=1 "$@" comments.test.mjs
