@@ -561,7 +561,7 @@ test('d-hostile: our script renders hostile content inert', async () => {
     const pageUrl = articleUrl(demo.base, exp) + 'legacy-jquery-style.html';
     await legacy.context.route(pageUrl, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: LEGACY_PAGE }));
     await legacy.page.goto(pageUrl);
-    await legacy.page.waitForSelector('body[data-done]', { timeout: 20000 });
+    await legacy.page.waitForSelector('body[data-done]', { state: 'attached', timeout: 20000 });
     assert.equal(await legacy.page.getAttribute('body', 'data-error'), null, 'the old script ran to completion');
     assert.ok(await legacy.page.locator('#comments .comment').count() >= 6, 'comments inserted');
     const answer = await (await legacy.page.request.get(articleUrl(demo.base, exp) + 'comments.json')).json();
@@ -574,6 +574,69 @@ test('d-hostile: our script renders hostile content inert', async () => {
     await screenshot(legacy.page, 'd-hostile-legacy-script');
   } finally {
     await legacy.context.close();
+    await demo.stop();
+  }
+});
+
+// What the Go original emitted for d-hostile: the upstream fields as they are.
+function rawHostileAnswer() {
+  const dir = path.join(FIXTURES, 'd-hostile');
+  const exp = expectOf('d-hostile');
+  const context = JSON.parse(fs.readFileSync(path.join(dir, 'context', `${exp.root_id}.json`), 'utf8'));
+  const root = JSON.parse(fs.readFileSync(path.join(dir, 'statuses', `${exp.root_id}.json`), 'utf8'));
+  const comments = {};
+  for (const st of context.descendants) {
+    comments[st.id] = {
+      author: { display_name: st.account.display_name || st.account.username, avatar: st.account.avatar_static, url: st.account.url, acct: st.account.acct, bot: st.account.bot },
+      toot: st.content, date: st.created_at, url: st.uri, reply_to: st.in_reply_to_id, root: exp.root_id,
+      spoiler_text: st.spoiler_text, sensitive: st.sensitive, edited: st.edited_at,
+      media: st.media_attachments.map((m) => ({ type: m.type, url: m.url, preview_url: m.preview_url, description: m.description })),
+    };
+  }
+  return { comments, stats: { reblogs: root.reblogs_count, favs: root.favourites_count, replies: context.descendants.length, url: root.url, root: exp.root_id } };
+}
+
+test('d-hostile, unsanitized (as the Go original sent it): the old script runs it, ours does not', async () => {
+  const exp = expectOf('d-hostile');
+  const raw = JSON.stringify(rawHostileAnswer());
+  const demo = await startDemo('d-hostile');
+  try {
+    const url = articleUrl(demo.base, exp);
+    // Control: the traps do catch script run by the old page script.
+    {
+      const { context, page, log } = await openPage({ base: demo.base });
+      await context.route(url + 'comments.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: raw }));
+      await context.route(url + 'legacy-jquery-style.html', (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: LEGACY_PAGE }));
+      await page.goto(url + 'legacy-jquery-style.html');
+      // The payloads open dialogs and then navigate the page away (to evil.example).
+      for (let i = 0; i < 100 && !(log.dialogs.length && log.navigations.length > 1); i++) await page.waitForTimeout(100);
+      assert.ok(log.dialogs.length > 0, 'the dialog trap fires on the unsanitized answer');
+      assert.ok(log.navigations.length > 1, 'the navigation trap fires on the unsanitized answer');
+      assert.ok(log.requests.some((u) => u.startsWith('https://evil.example/')), 'the request log sees evil.example');
+      await context.close();
+    }
+    // Our script on the same answer: nothing runs, nothing dangerous is in the DOM.
+    {
+      const { context, page, log } = await openPage({ base: demo.base });
+      await context.route(url + 'comments.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: raw }));
+      await page.goto(url);
+      await waitRendered(page);
+      assert.equal(await page.getAttribute('.mastodon-comments', 'data-mc-state'), 'done');
+      await assertNothingExecuted(page, log, demo.base, 'mastodon-comments.js, unsanitized answer');
+      const problems = await page.evaluate(domProblems, { rootSelector: '.mastodon-comments', requireAbsoluteUrls: true, allowedScripts: ['/mastodon-comments.js'] });
+      assert.deepEqual(problems, []);
+      for (const b of exp.must_not_appear_in_any_url) {
+        const urls = await page.$$eval('.mastodon-comments [href], .mastodon-comments [src]', (els) => els.flatMap((e) => [e.getAttribute('href'), e.getAttribute('src')]).filter(Boolean));
+        for (const u of urls) assert.ok(!u.toLowerCase().includes(b), `${u} contains ${b}`);
+      }
+      // Plain text stays text, even where the Go original sent it raw.
+      const own = page.locator('[data-comment-id="116963554099203346"] > .mc-body');
+      assert.equal((await own.locator('.mc-cw-text').textContent()).trim(), 'CW', 'raw spoiler markup is reduced to its text');
+      assert.deepEqual(log.errors, []);
+      await screenshot(page, 'd-hostile-unsanitized');
+      await context.close();
+    }
+  } finally {
     await demo.stop();
   }
 });
@@ -607,6 +670,39 @@ test('f-edge-cases: blank names, deleted parent, edited reply, clock skew, media
     assert.deepEqual(top, [...top].sort((a, b) => a - b));
     assert.deepEqual(log.errors, []);
     await screenshot(page, 'f-edge-cases');
+  } finally {
+    await context.close();
+    await demo.stop();
+  }
+});
+
+test('e-long-thread: 200 replies, 25 deep, nothing lost, fits a phone screen', async () => {
+  const exp = expectOf('e-long-thread');
+  const demo = await startDemo('e-long-thread');
+  const { context, page, log } = await openPage({ base: demo.base, width: 360, height: 740 });
+  try {
+    await page.goto(articleUrl(demo.base, exp));
+    await waitRendered(page);
+    const thread = await threadOf(page);
+    assert.equal(Object.keys(thread).length, exp.count_authenticated);
+    for (const [id, c] of Object.entries(exp.comments)) {
+      assert.ok(id in thread, `${id} shown`);
+      if (c.reply_to === exp.root_id) assert.equal(thread[id].top, true, `${id} at the top level`);
+      else assert.equal(thread[id].parent, c.reply_to, `${id} under ${c.reply_to}`);
+    }
+    const chain = exp.chain_ids;
+    assert.equal(chain.length, exp.max_depth);
+    const deepest = page.locator(`[data-comment-id="${chain[chain.length - 1]}"]`);
+    assert.equal(await deepest.evaluate((e) => { let n = 0; for (let p = e; p; p = p.parentElement.closest('[data-comment-id]')) n++; return n; }), exp.max_depth);
+    // Indentation is capped: the deepest reply still has most of the width.
+    const box = await deepest.locator(':scope > .mc-body').boundingBox();
+    assert.ok(box.width > 240, `deepest reply is ${box.width}px wide`);
+    // Past the indentation cap, a reply names the one it answers.
+    assert.match(await deepest.locator(':scope > .mc-body .mc-in-reply-to').textContent(), /in reply to \S/);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `horizontal overflow ${overflow}px`);
+    assert.deepEqual(log.errors, []);
+    await screenshot(page, 'e-long-thread-narrow');
   } finally {
     await context.close();
     await demo.stop();
@@ -735,6 +831,37 @@ test("the Go original's answer (no new fields) renders too", async () => {
     assert.deepEqual(Object.keys(thread).sort(), Object.keys(exp.comments).sort());
     assert.equal(thread['116843939838175762'].parent, '116843824087040785');
     assert.equal(await page.locator('.mc-edited, .mc-cw, .mc-media, .mc-withheld, .mc-acct, .mc-bot').count(), 0);
+    assert.deepEqual(log.errors, []);
+  } finally {
+    await context.close();
+    await demo.stop();
+  }
+});
+
+test('data- options: heading, heading level, author URL, avatars off, media as links', async () => {
+  const exp = expectOf('b-emoji-cw-media');
+  const demo = await startDemo('b-emoji-cw-media');
+  const { context, page, log } = await openPage({ base: demo.base });
+  try {
+    const url = articleUrl(demo.base, exp) + 'options.html';
+    await context.route(url, (route) => route.fulfill({
+      status: 200, contentType: 'text/html; charset=utf-8',
+      body: `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title><link rel="stylesheet" href="/mastodon-comments.css"></head><body>` +
+        `<div class="mastodon-comments" data-src="comments.json" data-heading="Replies from the fediverse" data-heading-level="3"` +
+        ` data-author-url="https://chaos.example/@maya" data-avatars="off" data-media="link"></div>` +
+        `<script src="/mastodon-comments.js" defer></script></body></html>`,
+    }));
+    await page.goto(url);
+    await waitRendered(page);
+    assert.equal(await page.textContent('h3.mc-heading'), 'Replies from the fediverse');
+    assert.equal(await page.locator('img.mc-avatar').count(), 0);
+    assert.equal(await page.locator('img.mc-thumb').count(), 0);
+    assert.ok(await page.locator('.mc-media-text').count() >= 1);
+    assert.equal(await page.locator('[data-comment-id="116885540044802834"].mc-comment--author').count(), 1);
+    assert.equal(await page.locator('.mc-comment--author').count(), 1);
+    await page.waitForLoadState('networkidle');
+    const images = log.external.filter((u) => /avatars|media_attachments/.test(u));
+    assert.deepEqual(images, [], 'no avatar or media request');
     assert.deepEqual(log.errors, []);
   } finally {
     await context.close();

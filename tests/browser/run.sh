@@ -17,12 +17,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
 bin="${MC_BIN:-$here/../../target/debug/mastodon-comments}"
-case "$bin" in
-  /*) ;;
-  *) bin="$PWD/$bin" ;;
-esac
-bin="$(cd "$(dirname "$bin")" 2>/dev/null && pwd)/$(basename "$bin")" || true
-if [[ ! -x "$bin" ]]; then
+[[ "$bin" == /* ]] || bin="$PWD/$bin"
+if [[ -d "$(dirname "$bin")" ]]; then
+  bin="$(cd "$(dirname "$bin")" && pwd -P)/$(basename "$bin")"
+fi
+if [[ ! -f "$bin" || ! -x "$bin" ]]; then
   echo "run.sh: daemon binary not found or not executable: $bin (build it with 'cargo build' or set MC_BIN)" >&2
   exit 2
 fi
@@ -46,4 +45,4 @@ if [[ ! -d node_modules/playwright-core ]]; then
   npm ci --no-audit --no-fund
 fi
 
-exec timeout --kill-after=10 "${MC_TIMEOUT:-600}" node --test --test-concurrency=1 "$@" comments.test.mjs
+exec timeout --kill-after=10 "${MC_TIMEOUT:-600}" node --test "$@" comments.test.mjs
