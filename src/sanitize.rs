@@ -265,7 +265,10 @@ mod tests {
         ] {
             assert!(!out.contains(bad), "{bad} in {out}");
         }
-        assert!(!out.contains("ok.example/%22"), "a link that decodes to a quote is dropped: {out}");
+        assert!(
+            !out.contains("ok.example/%22"),
+            "a link that decodes to a quote is dropped: {out}"
+        );
         for text in ["js", "tab", "data", "pr", "rel", "q"] {
             assert!(out.contains(&format!(">{text}</a>")), "{text} in {out}");
         }
@@ -319,7 +322,10 @@ mod tests {
             ("https://m.example/it's", "https://m.example/it%27s"),
             ("https://m.example/?q='", "https://m.example/?q=%27"),
             ("https://m.example/?q=<x>", ""),
-            ("https://m.example/?q=%22%3E%3Cscript%3E", "https://m.example/?q=%22%3E%3Cscript%3E"),
+            (
+                "https://m.example/?q=%22%3E%3Cscript%3E",
+                "https://m.example/?q=%22%3E%3Cscript%3E",
+            ),
             ("https://m.example/a\tb", ""),
             ("https://user:pw@m.example/", "https://m.example/"),
             ("javascript:alert(1)", ""),
