@@ -94,6 +94,9 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (r, w) = tokio::io::split(stream);
+    // The crate reads each record header and body separately: buffering
+    // turns a dozen read calls per request into one or two.
+    let r = tokio::io::BufReader::with_capacity(16 * 1024, r);
     let read = Arc::new(AtomicUsize::new(0));
     let reader = Capped::new(r, read.clone());
     let mut requests = Requests::new(
@@ -103,6 +106,7 @@ where
         u8::try_from(limits::MAX_REQUESTS_PER_CONNECTION).unwrap_or(u8::MAX),
     );
     let mut tasks = JoinSet::new();
+    let writing = Arc::new(tokio::sync::Mutex::new(()));
     loop {
         while tasks.try_join_next().is_some() {}
         if tasks.len() >= limits::MAX_REQUESTS_PER_CONNECTION {
@@ -128,15 +132,19 @@ where
         match next {
             Ok(Ok(Some(request))) => {
                 read.store(0, Ordering::Relaxed);
-                let (app, activity) = (app.clone(), activity.clone());
+                let (app, activity, writing) = (app.clone(), activity.clone(), writing.clone());
                 tasks.spawn(async move {
                     let _busy = activity.begin();
+                    // Answer concurrently, write one answer at a time: the
+                    // crate's writer is shared by the connection's requests
+                    // and panics when two of them write at once.
+                    let req = from_params(|name| request.get_str_param(name));
+                    let answer = encode(&app.handle(&req).await);
+                    let _turn = writing.lock().await;
                     let result = request
                         .process(|request| async move {
-                            let req = from_params(|name| request.get_str_param(name));
-                            let resp = app.handle(&req).await;
                             let mut out = request.get_stdout();
-                            if out.write(&encode(&resp)).await.is_err() {
+                            if out.write(&answer).await.is_err() {
                                 return RequestResult::Complete(1);
                             }
                             RequestResult::Complete(0)

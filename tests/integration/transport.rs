@@ -281,3 +281,24 @@ async fn a_malformed_record_ends_only_its_connection() {
         200
     );
 }
+
+/// Large answers multiplexed on one connection: the crate's shared writer
+/// must never be used by two answers at once.
+#[tokio::test]
+async fn multiplexed_large_answers_all_arrive() {
+    let (_s, config) = standin("e-long-thread", true).await;
+    let d = daemon(app(config), Protocol::Fastcgi).await;
+    let uri = comments_uri("e-long-thread");
+    let mut conn = Fcgi::connect(&d.socket).await;
+    let one = conn.get(&uri).await;
+    assert_eq!(one.status, 200);
+    assert!(one.body.len() > 100_000, "a large answer: {} bytes", one.body.len());
+    let reqs: Vec<_> = (0..8).map(|_| params("GET", &uri)).collect();
+    let answers = tokio::time::timeout(Duration::from_secs(20), conn.send_many(&reqs))
+        .await
+        .expect("all answers within the bound");
+    for a in answers {
+        assert_eq!(a.status, 200);
+        assert_eq!(a.body, one.body);
+    }
+}
