@@ -8,6 +8,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`cli`] | the command line and its help |
 //! | [`config`] | the config file: schema, defaults, validation, token |
 //! | [`limits`] | every timeout, byte cap and count bound |
 //! | [`listen`] | the inherited (socket-activated) or `--listen` socket |
@@ -27,6 +28,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;

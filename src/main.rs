@@ -8,92 +8,40 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+use mastodon_comments::cli::{self, Cli};
 use mastodon_comments::config::{Config, Env};
 use mastodon_comments::server::{self, Activity, Protocol};
 use mastodon_comments::standin::{Scenario, StandIn};
 use mastodon_comments::state::State;
 use mastodon_comments::{App, Request, demo, listen, systemd};
 
-/// Shows the Mastodon replies to a blog post as that post's comments.
-///
-/// Run by systemd socket activation (mastodon-comments.socket) behind
-/// nginx's fastcgi_pass, or with --listen outside systemd.
-#[derive(Parser)]
-#[command(version, args_conflicts_with_subcommands = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    /// The JSON config file (the Go original's works unchanged).
-    config: Option<PathBuf>,
-    /// The state file [default: $STATE_DIRECTORY/state.json].
-    state: Option<PathBuf>,
-    /// Listen here instead of on the socket systemd passes: a unix socket
-    /// path, or HOST:PORT.
-    #[arg(long, value_name = "PATH|HOST:PORT")]
-    listen: Option<String>,
-    /// What the front end speaks.
-    #[arg(long, value_enum, default_value = "fastcgi")]
-    protocol: Protocol,
-    /// Exit after this long without requests (e.g. 10min); systemd starts
-    /// the daemon again on the next connection.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    exit_idle_after: Option<Duration>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Print the JSON answer for one article path, once (troubleshooting).
-    Lookup {
-        #[arg(long)]
-        config: PathBuf,
-        /// Use (and update) this state file; without it nothing is stored.
-        #[arg(long)]
-        state: Option<PathBuf>,
-        /// The article path (/2018/12/01/post/) or its full URL.
-        path: String,
-    },
-    /// Serve a sample article with comments over HTTP, from a built-in
-    /// stand-in Mastodon; no account needed.
-    Demo {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Serve this fixture scenario folder instead of the built-in one.
-        #[arg(long)]
-        fixtures: Option<PathBuf>,
-    },
-    /// Serve a fixture scenario as a stand-in Mastodon instance (tests,
-    /// benchmarks).
-    StandIn {
-        #[arg(long)]
-        fixtures: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: String,
-        /// Latency added to every API call, in milliseconds.
-        #[arg(long, default_value_t = 0)]
-        delay_ms: u64,
-    },
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Some(Command::Lookup { .. })));
-    let result = match cli.command {
-        Some(Command::Lookup { config, state, path }) => {
+    let cli = match cli::from_env() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("mastodon-comments: {e}; see --help");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(matches!(cli, Cli::Lookup { .. }));
+    let result = match cli {
+        Cli::Print(text) => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cli::Lookup { config, state, path } => {
             runtime().and_then(|rt| rt.block_on(lookup(&config, state.as_deref(), &path)))
         }
-        Some(Command::Demo { listen, fixtures }) => {
-            runtime().and_then(|rt| rt.block_on(run_demo(&listen, fixtures.as_deref())))
-        }
-        Some(Command::StandIn {
+        Cli::Demo { listen, fixtures } => runtime().and_then(|rt| rt.block_on(run_demo(&listen, fixtures.as_deref()))),
+        Cli::StandIn {
             fixtures,
             listen,
             delay_ms,
-        }) => runtime().and_then(|rt| rt.block_on(run_standin(&fixtures, &listen, delay_ms))),
-        None => daemon(cli),
+        } => runtime().and_then(|rt| rt.block_on(run_standin(&fixtures, &listen, delay_ms))),
+        Cli::Daemon(d) => daemon(d),
     };
     match result {
         Ok(code) => code,
@@ -140,7 +88,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn daemon(cli: Cli) -> anyhow::Result<ExitCode> {
+fn daemon(cli: cli::Daemon) -> anyhow::Result<ExitCode> {
     let Some(config_path) = cli.config else {
         anyhow::bail!("missing CONFIG: run `mastodon-comments /etc/mastodon-comments/config.json` (see --help)");
     };

@@ -41,7 +41,7 @@ impl Listener {
 }
 
 /// What the connections speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Fastcgi,
     Http,

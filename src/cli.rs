@@ -1,0 +1,284 @@
+//! The command line. Parsed with `lexopt`, help written by hand: a full
+//! argument-parser framework cost the daemon a tenth of its idle memory.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lexopt::prelude::*;
+
+use crate::server::Protocol;
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+pub enum Cli {
+    /// Serve (the default).
+    Daemon(Daemon),
+    Lookup {
+        config: PathBuf,
+        state: Option<PathBuf>,
+        path: String,
+    },
+    Demo {
+        listen: String,
+        fixtures: Option<PathBuf>,
+    },
+    StandIn {
+        fixtures: PathBuf,
+        listen: String,
+        delay_ms: u64,
+    },
+    /// Print this on stdout and exit 0 (`--help`, `--version`).
+    Print(String),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Daemon {
+    pub config: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub protocol: Protocol,
+    pub exit_idle_after: Option<Duration>,
+}
+
+pub const HELP: &str = "\
+Shows the Mastodon replies to a blog post as that post's comments.
+
+Run by systemd socket activation (mastodon-comments.socket) behind nginx's
+fastcgi_pass, or with --listen outside systemd.
+
+Usage: mastodon-comments [OPTIONS] CONFIG [STATE]
+       mastodon-comments lookup --config CONFIG [--state STATE] ARTICLE
+       mastodon-comments demo [--listen ADDR] [--fixtures DIR]
+       mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N]
+
+Arguments:
+  CONFIG  The JSON config file (the Go original's works unchanged)
+  STATE   The state file [default: $STATE_DIRECTORY/state.json]
+
+Options:
+  --listen PATH|HOST:PORT    Listen here instead of on the socket systemd passes:
+                             a unix socket path, or HOST:PORT
+  --protocol fastcgi|http    What the front end speaks [default: fastcgi]
+  --exit-idle-after DURATION Exit after this long without requests (e.g. 10min);
+                             systemd starts the daemon again on the next connection
+  -h, --help                 Print help (also: COMMAND --help)
+  -V, --version              Print version
+
+Commands:
+  lookup    Print the JSON answer for one article path, once (troubleshooting)
+  demo      Serve a sample article with comments over HTTP, from a built-in
+            stand-in Mastodon; no account needed
+  stand-in  Serve a fixture scenario as a stand-in Mastodon instance (tests,
+            benchmarks)
+";
+
+const LOOKUP_HELP: &str = "\
+Print the JSON answer for one article path, once (troubleshooting).
+
+Usage: mastodon-comments lookup --config CONFIG [--state STATE] ARTICLE
+
+Arguments:
+  ARTICLE  The article path (/2018/12/01/post/) or its full URL
+
+Options:
+  --config CONFIG  The daemon's config file
+  --state STATE    Use (and update) this state file; without it nothing is stored
+";
+
+const DEMO_HELP: &str = "\
+Serve a sample article with comments over HTTP, from a built-in stand-in
+Mastodon; no account needed.
+
+Usage: mastodon-comments demo [--listen ADDR] [--fixtures DIR]
+
+Options:
+  --listen HOST:PORT  Where to serve [default: 127.0.0.1:8080]
+  --fixtures DIR      Serve this fixture scenario folder instead of the built-in one
+";
+
+const STAND_IN_HELP: &str = "\
+Serve a fixture scenario as a stand-in Mastodon instance (tests, benchmarks).
+
+Usage: mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N]
+
+Options:
+  --fixtures DIR      The scenario folder (e.g. tests/fixtures/mastodon/a-simple-thread)
+  --listen HOST:PORT  Where to serve [default: 127.0.0.1:0]
+  --delay-ms N        Latency added to every API call, in milliseconds [default: 0]
+";
+
+/// Parses the process's arguments.
+pub fn from_env() -> Result<Cli, lexopt::Error> {
+    parse(lexopt::Parser::from_env())
+}
+
+/// Parses arguments (without the program name).
+pub fn from_args<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Result<Cli, lexopt::Error> {
+    parse(lexopt::Parser::from_args(args))
+}
+
+fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
+    let mut d = Daemon {
+        config: None,
+        state: None,
+        listen: None,
+        protocol: Protocol::Fastcgi,
+        exit_idle_after: None,
+    };
+    let mut first = true;
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Cli::Print(HELP.into())),
+            Short('V') | Long("version") => {
+                return Ok(Cli::Print(format!("mastodon-comments {}\n", env!("CARGO_PKG_VERSION"))));
+            }
+            Long("listen") => d.listen = Some(p.value()?.string()?),
+            Long("protocol") => {
+                d.protocol = match p.value()?.string()?.as_str() {
+                    "fastcgi" => Protocol::Fastcgi,
+                    "http" => Protocol::Http,
+                    other => return Err(format!("--protocol must be fastcgi or http, got {other:?}").into()),
+                }
+            }
+            Long("exit-idle-after") => {
+                let v = p.value()?.string()?;
+                let idle = humantime::parse_duration(&v)
+                    .map_err(|e| format!("--exit-idle-after takes a duration like 10min or 90s, got {v:?} ({e})"))?;
+                d.exit_idle_after = Some(idle);
+            }
+            Value(v) if first && v == "lookup" => return lookup(p),
+            Value(v) if first && v == "demo" => return demo(p),
+            Value(v) if first && v == "stand-in" => return stand_in(p),
+            Value(v) if d.config.is_none() => d.config = Some(v.into()),
+            Value(v) if d.state.is_none() => d.state = Some(v.into()),
+            other => return Err(other.unexpected()),
+        }
+        first = false;
+    }
+    Ok(Cli::Daemon(d))
+}
+
+fn lookup(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
+    let (mut config, mut state, mut path) = (None, None, None);
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Cli::Print(LOOKUP_HELP.into())),
+            Long("config") => config = Some(PathBuf::from(p.value()?)),
+            Long("state") => state = Some(PathBuf::from(p.value()?)),
+            Value(v) if path.is_none() => path = Some(v.string()?),
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(Cli::Lookup {
+        config: config.ok_or("lookup needs --config CONFIG (the daemon's config file)")?,
+        state,
+        path: path.ok_or("lookup needs the article path or URL, e.g. /2018/12/01/post/")?,
+    })
+}
+
+fn demo(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
+    let (mut listen, mut fixtures) = ("127.0.0.1:8080".to_string(), None);
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Cli::Print(DEMO_HELP.into())),
+            Long("listen") => listen = p.value()?.string()?,
+            Long("fixtures") => fixtures = Some(PathBuf::from(p.value()?)),
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(Cli::Demo { listen, fixtures })
+}
+
+fn stand_in(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
+    let (mut fixtures, mut listen, mut delay_ms) = (None, "127.0.0.1:0".to_string(), 0);
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Cli::Print(STAND_IN_HELP.into())),
+            Long("fixtures") => fixtures = Some(PathBuf::from(p.value()?)),
+            Long("listen") => listen = p.value()?.string()?,
+            Long("delay-ms") => delay_ms = p.value()?.parse()?,
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(Cli::StandIn {
+        fixtures: fixtures.ok_or("stand-in needs --fixtures DIR (a scenario folder)")?,
+        listen,
+        delay_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn daemon(args: &[&str]) -> Daemon {
+        match from_args(args) {
+            Ok(Cli::Daemon(d)) => d,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_go_command_line_and_the_options() {
+        let d = daemon(&["/etc/mc/config.json", "/var/lib/mc/state.json"]);
+        assert_eq!(d.config, Some("/etc/mc/config.json".into()));
+        assert_eq!(d.state, Some("/var/lib/mc/state.json".into()));
+        assert_eq!(d.protocol, Protocol::Fastcgi);
+        let d = daemon(&[
+            "--listen",
+            "127.0.0.1:9000",
+            "--protocol=http",
+            "--exit-idle-after",
+            "10min",
+            "c.json",
+        ]);
+        assert_eq!(d.listen.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(d.protocol, Protocol::Http);
+        assert_eq!(d.exit_idle_after, Some(Duration::from_secs(600)));
+        assert_eq!(d.state, None);
+    }
+
+    #[test]
+    fn subcommands() {
+        assert_eq!(
+            from_args(["lookup", "--config", "c.json", "/a/"]).ok(),
+            Some(Cli::Lookup {
+                config: "c.json".into(),
+                state: None,
+                path: "/a/".into()
+            })
+        );
+        assert_eq!(
+            from_args(["demo"]).ok(),
+            Some(Cli::Demo {
+                listen: "127.0.0.1:8080".into(),
+                fixtures: None
+            })
+        );
+        assert_eq!(
+            from_args(["stand-in", "--fixtures", "f", "--delay-ms", "50"]).ok(),
+            Some(Cli::StandIn {
+                fixtures: "f".into(),
+                listen: "127.0.0.1:0".into(),
+                delay_ms: 50
+            })
+        );
+        // A config file that happens to be called "demo" is still reachable.
+        assert_eq!(daemon(&["./demo"]).config, Some("./demo".into()));
+    }
+
+    #[test]
+    fn help_version_and_errors() {
+        assert!(matches!(from_args(["--help"]), Ok(Cli::Print(h)) if h.contains("Usage: mastodon-comments")));
+        assert!(matches!(from_args(["demo", "-h"]), Ok(Cli::Print(h)) if h.contains("--fixtures DIR")));
+        assert!(matches!(from_args(["-V"]), Ok(Cli::Print(v)) if v.starts_with("mastodon-comments ")));
+        let err = |args: &[&str]| from_args(args).expect_err("an error").to_string();
+        assert!(err(&["--protocol", "gopher"]).contains("fastcgi or http"));
+        assert!(err(&["--exit-idle-after", "soon"]).contains("like 10min"));
+        assert!(err(&["--bogus"]).contains("--bogus"));
+        assert!(err(&["a", "b", "c"]).contains("c"));
+        assert!(err(&["lookup", "/a/"]).contains("needs --config"));
+        assert!(err(&["stand-in"]).contains("needs --fixtures"));
+    }
+}
