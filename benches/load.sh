@@ -89,7 +89,7 @@ write_config() { # file standin_port [roots_json]
 
 # Starts a daemon; sets $daemon_pid. Args: name listen protocol config
 start_daemon() {
-    RUST_LOG=warn "$bin" --listen "$2" --protocol "$3" "$4" "$tmp/$1.state.json" >"$tmp/$1.log" 2>&1 &
+    "$bin" --listen "$2" --protocol "$3" "$4" "$tmp/$1.state.json" >"$tmp/$1.log" 2>&1 &
     daemon_pid=$!
     pids+=($daemon_pid)
 }
