@@ -443,3 +443,28 @@ async fn an_unwritable_state_directory_does_not_stop_the_daemon() {
     stop.cancel();
     writer.await.expect("writer");
 }
+
+/// The HTTPS client (rustls with ring, the system's CA roots) builds, and
+/// an https instance that cannot be reached is a 503 about the
+/// connection, not about TLS set-up.
+#[tokio::test]
+async fn the_https_client_is_set_up() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let mut config =
+        mastodon_comments::Config::for_instance(url::Url::parse(&format!("https://127.0.0.1:{port}")).expect("url"));
+    config.roots.insert("/a".into(), "1".into());
+    let app = app(config);
+    assert_eq!(get(&app, "/a/comments.json").await.status, 503);
+    let last = app
+        .mastodon()
+        .counters
+        .last_error
+        .lock()
+        .expect("lock")
+        .clone()
+        .unwrap_or_default();
+    assert!(last.starts_with("cannot reach the instance"), "{last}");
+    assert!(!last.contains("HTTPS"), "{last}");
+}
