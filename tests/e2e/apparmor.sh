@@ -25,10 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PROFILE=$ROOT/apparmor/usr.local.bin.mastodon-comments
 SERVICE=$ROOT/systemd/mastodon-comments.service
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+. "$ROOT/tests/e2e/lib.sh"
 
 command -v apparmor_parser >/dev/null || { echo "missing tool: apparmor_parser (apt-get install apparmor)" >&2; echo "0 passed, 1 failed"; exit 1; }
 

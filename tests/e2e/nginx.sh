@@ -45,15 +45,10 @@ EXAMPLES=$ROOT/examples/nginx
 ARTICLE=/2026/07/01/slow-bread
 ROOT_ID=116843781319371281
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+. "$ROOT/tests/e2e/lib.sh"
 
-for tool in nginx curl python3 systemd-socket-activate timeout; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; echo "0 passed, 1 failed"; exit 1; }
-done
-[ -x "$MC_BIN" ] || { echo "binary not found: $MC_BIN (cargo build first, or set MC_BIN)" >&2; echo "0 passed, 1 failed"; exit 1; }
+require_tools nginx curl python3 systemd-socket-activate timeout
+require_binary
 [ "$(id -u)" = 0 ] || { echo "run as root (nginx master and unshare)" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 TMP=$(mktemp -d /tmp/mc-e2e-nginx.XXXXXX)
@@ -72,12 +67,6 @@ dump() {
     done
 }
 
-stop() { # pid [signal]
-    local pid=$1 sig=${2:-TERM}
-    [ -n "$pid" ] || return 0
-    kill -"$sig" "$pid" 2>/dev/null || return 0
-    timeout 15 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
@@ -94,15 +83,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-wait_until() { # seconds, command...
-    local t=$1
-    shift
-    timeout "$t" bash -c "until $*; do sleep 0.05; done"
-}
 
 # GET/POST through nginx; writes $TMP/h (headers) and $TMP/b (body), prints status.
 req() { # method path [curl args...]

@@ -32,28 +32,13 @@ SCENARIO=$ROOT/tests/fixtures/mastodon/a-simple-thread
 ARTICLE=/2026/07/01/slow-bread
 MAX_EXPOSURE=1.0
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+. "$ROOT/tests/e2e/lib.sh"
 
-for tool in systemd-analyze strace curl python3 systemd-socket-activate timeout; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; echo "0 passed, 1 failed"; exit 1; }
-done
+require_tools systemd-analyze strace curl python3 systemd-socket-activate timeout
 
 TMP=$(mktemp -d /tmp/mc-e2e-units.XXXXXX)
 PIDS=()
 
-stop() { # pid [signal]; its children first (the daemon under strace)
-    local pid=$1 sig=${2:-TERM} child
-    [ -n "$pid" ] || return 0
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-        kill -"$sig" "$child" 2>/dev/null || true
-        timeout 15 tail --pid="$child" -f /dev/null 2>/dev/null || kill -KILL "$child" 2>/dev/null || true
-    done
-    kill -"$sig" "$pid" 2>/dev/null || return 0
-    timeout 15 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
     local rc=$? i f
     set +e
@@ -74,11 +59,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_until() { # seconds, command...
-    local t=$1
-    shift
-    timeout "$t" bash -c "until $*; do sleep 0.05; done"
-}
 
 # --- 1. required settings -------------------------------------------------------------
 has() { # file, exact line
@@ -233,9 +213,6 @@ if outside:
     sys.exit(1)
 PY
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # A minimal FastCGI client, as in socket-activation.sh; prints the status.
 cat >"$TMP/fcgi.py" <<'PY'

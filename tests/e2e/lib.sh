@@ -1,0 +1,41 @@
+# Helpers shared by the end-to-end scripts (sourced, not run): check
+# counting, required tools, bounded waits, stopping processes.
+# shellcheck shell=bash
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+
+# Exits (counting one failure) unless every named program is installed.
+require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; echo "0 passed, 1 failed"; exit 1; }
+    done
+}
+
+require_binary() {
+    [ -x "$MC_BIN" ] || { echo "binary not found: $MC_BIN (cargo build first, or set MC_BIN)" >&2; echo "0 passed, 1 failed"; exit 1; }
+}
+
+stop() { # pid [signal]: its children first (a daemon under strace), each waited for 15 s at most
+    local pid=$1 sig=${2:-TERM} child
+    [ -n "$pid" ] || return 0
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+        kill -"$sig" "$child" 2>/dev/null || true
+        timeout 15 tail --pid="$child" -f /dev/null 2>/dev/null || kill -KILL "$child" 2>/dev/null || true
+    done
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    timeout 15 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_until() { # seconds, command...
+    local t=$1
+    shift
+    timeout "$t" bash -c "until $*; do sleep 0.05; done"
+}
