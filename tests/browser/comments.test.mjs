@@ -124,6 +124,19 @@ function placeholderSvg(url) {
     `<ellipse cx="48" cy="92" rx="32" ry="26" fill="hsl(${hue} 45% 85%)"/></svg>`;
 }
 
+// Starts the demo for a scenario, opens a trapped page on it, runs `fn`,
+// and always closes both.
+async function inDemoPage(scenario, pageOptions, fn) {
+  const demo = await startDemo(scenario);
+  const { context, page, log } = await openPage({ base: demo.base, ...pageOptions });
+  try {
+    await fn({ demo, context, page, log });
+  } finally {
+    await context.close();
+    await demo.stop();
+  }
+}
+
 // Opens a page with traps: dialogs, alert/confirm/prompt/print/open calls,
 // page errors, navigations of the main frame, every request.
 async function openPage({ base, colorScheme = 'light', width = 1000, height = 900 } = {}) {
@@ -427,9 +440,7 @@ test('b-emoji-cw-media: content warning, alt text, sensitive media, custom emoji
 
 test('c-visibility: no private or direct reply reaches the page', async () => {
   const exp = expectOf('c-visibility');
-  const demo = await startDemo('c-visibility');
-  const { context, page, log } = await openPage({ base: demo.base });
-  try {
+  await inDemoPage('c-visibility', {}, async ({ demo, context, page, log }) => {
     await page.goto(articleUrl(demo.base, exp));
     await waitRendered(page);
     const thread = await threadOf(page);
@@ -449,10 +460,7 @@ test('c-visibility: no private or direct reply reaches the page', async () => {
     assert.match(await page.textContent('.mc-stats'), new RegExp(`\\b${exp.stats.replies} replies\\b`));
     assert.deepEqual(log.errors, []);
     await screenshot(page, 'c-visibility');
-  } finally {
-    await context.close();
-    await demo.stop();
-  }
+  });
 });
 
 // The image URLs an answer legitimately makes a page load: avatars, media
@@ -678,9 +686,7 @@ test('f-edge-cases: blank names, deleted parent, edited reply, clock skew, media
 
 test('e-long-thread: 200 replies, 25 deep, nothing lost, fits a phone screen', async () => {
   const exp = expectOf('e-long-thread');
-  const demo = await startDemo('e-long-thread');
-  const { context, page, log } = await openPage({ base: demo.base, width: 360, height: 740 });
-  try {
+  await inDemoPage('e-long-thread', { width: 360, height: 740 }, async ({ demo, context, page, log }) => {
     await page.goto(articleUrl(demo.base, exp));
     await waitRendered(page);
     const thread = await threadOf(page);
@@ -703,10 +709,7 @@ test('e-long-thread: 200 replies, 25 deep, nothing lost, fits a phone screen', a
     assert.ok(overflow <= 0, `horizontal overflow ${overflow}px`);
     assert.deepEqual(log.errors, []);
     await screenshot(page, 'e-long-thread-narrow');
-  } finally {
-    await context.close();
-    await demo.stop();
-  }
+  });
 });
 
 test('empty states and errors: not announced, no replies, HTTP error, network error', async () => {
@@ -788,9 +791,7 @@ test('empty states and errors: not announced, no replies, HTTP error, network er
 
 test('a stopped daemon: one quiet line', async () => {
   const exp = expectOf('a-simple-thread');
-  const demo = await startDemo('a-simple-thread');
-  const { context, page, log } = await openPage({ base: demo.base });
-  try {
+  await inDemoPage('a-simple-thread', {}, async ({ demo, context, page, log }) => {
     const url = articleUrl(demo.base, exp);
     // Load the page and script, then stop the daemon before the answer is fetched.
     let release;
@@ -803,17 +804,12 @@ test('a stopped daemon: one quiet line', async () => {
     assert.equal(await page.getAttribute('.mastodon-comments', 'data-mc-state'), 'error');
     assert.equal(await page.locator('.mastodon-comments > *').count(), 1);
     assert.deepEqual(log.errors, []);
-  } finally {
-    await context.close();
-    await demo.stop();
-  }
+  });
 });
 
 test("the Go original's answer (no new fields) renders too", async () => {
   const exp = expectOf('a-simple-thread');
-  const demo = await startDemo('a-simple-thread');
-  const { context, page, log } = await openPage({ base: demo.base });
-  try {
+  await inDemoPage('a-simple-thread', {}, async ({ demo, context, page, log }) => {
     const url = articleUrl(demo.base, exp);
     const answer = await (await page.request.get(url + 'comments.json')).json();
     const old = { comments: {}, stats: answer.stats };
@@ -832,17 +828,12 @@ test("the Go original's answer (no new fields) renders too", async () => {
     assert.equal(thread['116843939838175762'].parent, '116843824087040785');
     assert.equal(await page.locator('.mc-edited, .mc-cw, .mc-media, .mc-withheld, .mc-acct, .mc-bot').count(), 0);
     assert.deepEqual(log.errors, []);
-  } finally {
-    await context.close();
-    await demo.stop();
-  }
+  });
 });
 
 test('data- options: heading, heading level, author URL, avatars off, media as links', async () => {
   const exp = expectOf('b-emoji-cw-media');
-  const demo = await startDemo('b-emoji-cw-media');
-  const { context, page, log } = await openPage({ base: demo.base });
-  try {
+  await inDemoPage('b-emoji-cw-media', {}, async ({ demo, context, page, log }) => {
     const url = articleUrl(demo.base, exp) + 'options.html';
     await context.route(url, (route) => route.fulfill({
       status: 200, contentType: 'text/html; charset=utf-8',
@@ -863,17 +854,12 @@ test('data- options: heading, heading level, author URL, avatars off, media as l
     const images = log.external.filter((u) => /avatars|media_attachments/.test(u));
     assert.deepEqual(images, [], 'no avatar or media request');
     assert.deepEqual(log.errors, []);
-  } finally {
-    await context.close();
-    await demo.stop();
-  }
+  });
 });
 
 test('withheld and stale answers are reported', async () => {
   const exp = expectOf('a-simple-thread');
-  const demo = await startDemo('a-simple-thread');
-  const { context, page, log } = await openPage({ base: demo.base });
-  try {
+  await inDemoPage('a-simple-thread', {}, async ({ demo, context, page, log }) => {
     const url = articleUrl(demo.base, exp);
     const answer = await (await page.request.get(url + 'comments.json')).json();
     await context.route(url + 'comments.json', (route) => route.fulfill({
@@ -884,10 +870,7 @@ test('withheld and stale answers are reported', async () => {
     assert.match(await page.textContent('.mc-withheld'), /^3 replies are not shown/);
     assert.equal(await page.locator('.mc-stale').count(), 1);
     assert.deepEqual(log.errors, []);
-  } finally {
-    await context.close();
-    await demo.stop();
-  }
+  });
 });
 
 test('the binary serves the web/ files of this tree (rebuild after editing web/)', async () => {
