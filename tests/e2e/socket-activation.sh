@@ -36,25 +36,7 @@ require_binary
 TMP=$(mktemp -d /tmp/mc-e2e-activation.XXXXXX)
 PIDS=()
 
-
-cleanup() {
-    local rc=$? i f
-    set +e
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done
-    if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then FAIL=1; fi
-    if [ "$FAIL" -gt 0 ]; then
-        rc=1
-        for f in "$TMP"/*.log "$TMP"/*.out; do
-            [ -s "$f" ] || continue
-            echo "----- $f (last 40 lines)"
-            tail -n 40 "$f"
-        done
-    fi
-    rm -rf "$TMP"
-    echo "$PASS passed, $FAIL failed"
-    exit "$rc"
-}
-trap cleanup EXIT
+trap cleanup_pids EXIT
 trap 'exit 130' INT TERM
 
 
