@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -414,10 +413,4 @@ async fn fetch(ctx: &Ctx, root: &str, moderation: &ModerationCache) -> Result<En
         stale_body,
         filled: Instant::now(),
     })
-}
-
-/// How long the whole request may take, for transports that add their own
-/// bound on top (the connection's write of the answer).
-pub fn request_deadline(config: &Config) -> Duration {
-    config.timeout + Duration::from_secs(1)
 }
