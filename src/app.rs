@@ -2,10 +2,12 @@
 //! transport (FastCGI, HTTP, the `lookup` command) so tests drive it
 //! directly.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use crate::cache::{AnswerCache, Coalescer, Entry, Freshness};
@@ -90,6 +92,10 @@ pub struct Metrics {
 struct Live {
     ctx: Ctx,
     no_root: Bytes,
+    /// `Cache-Control` values, made once per config.
+    cc_found: String,
+    cc_no_root: String,
+    cc_stale: String,
 }
 
 /// Everything a request needs; shared by all connections.
@@ -138,6 +144,7 @@ impl App {
     }
 
     fn live(config: Config, state: Arc<State>) -> Result<Live, Error> {
+        let config_max_age = config.max_age;
         let mastodon =
             Mastodon::new(&config).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Live {
@@ -147,6 +154,9 @@ impl App {
                 state,
             },
             no_root: serialize(&render::no_root()).0,
+            cc_found: format!("max-age={}", config_max_age.as_secs()),
+            cc_no_root: format!("max-age={}", limits::NO_ROOT_MAX_AGE.min(config_max_age).as_secs()),
+            cc_stale: format!("max-age={}", limits::STALE_MAX_AGE.min(config_max_age).as_secs()),
         })
     }
 
@@ -207,10 +217,18 @@ impl App {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let head = req.method == "HEAD";
         let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let result = crate::mastodon::counting_calls(calls.clone(), self.respond(req)).await;
+        let result = AssertUnwindSafe(crate::mastodon::counting_calls(calls.clone(), self.respond(req)))
+            .catch_unwind()
+            .await;
         let (mut resp, source, path) = match result {
-            Ok((resp, source, path)) => (resp, source, path),
-            Err((e, path)) => (e.response(), Source::Error, path),
+            Ok(Ok((resp, source, path))) => (resp, source, path),
+            Ok(Err((e, path))) => (e.response(), Source::Error, path),
+            // A bug must cost one answer, not the connection or the daemon.
+            Err(_) => (
+                Error::Internal("a request handler panicked (a bug; please report it)".into()).response(),
+                Source::Error,
+                None,
+            ),
         };
         match source {
             Source::Cache => {
@@ -249,27 +267,27 @@ impl App {
         let found = tokio::time::timeout_at(deadline, self.discovery.find(&live.ctx, &path)).await;
         let root = match found {
             Ok(Ok(root)) => root,
-            Ok(Err(e)) => return Err((Error::Upstream(e), Some(path))),
+            Ok(Err(e)) => return Err((e.into(), Some(path))),
             Err(_) => return Err((Error::Upstream(UpstreamError::Timeout), Some(path))),
         };
         let Some(root) = root else {
-            let resp = Response::json(200, "max-age=60".into(), live.no_root.clone());
+            let resp = Response::json(200, live.cc_no_root.clone(), live.no_root.clone());
             return Ok((resp, Source::NoRoot, Some(path)));
         };
         match self.thread(&live, &root, deadline).await {
             Ok((body, Source::Stale)) => {
-                let mut resp = Response::json(200, format!("max-age={}", limits::STALE_MAX_AGE.as_secs()), body);
+                let mut resp = Response::json(200, live.cc_stale.clone(), body);
                 resp.headers.push(("X-Comments-Stale", "1".into()));
                 Ok((resp, Source::Stale, Some(path)))
             }
-            Ok((body, source)) => Ok((Response::json(200, "max-age=600".into(), body), source, Some(path))),
+            Ok((body, source)) => Ok((Response::json(200, live.cc_found.clone(), body), source, Some(path))),
             Err(UpstreamError::NotFound) => {
                 // The announcement was deleted: forget it, look again later.
                 self.state.remove_root(&path, &root);
-                let resp = Response::json(200, "max-age=60".into(), live.no_root.clone());
+                let resp = Response::json(200, live.cc_no_root.clone(), live.no_root.clone());
                 Ok((resp, Source::NoRoot, Some(path)))
             }
-            Err(e) => Err((Error::Upstream(e), Some(path))),
+            Err(e) => Err((e.into(), Some(path))),
         }
     }
 
@@ -293,7 +311,7 @@ impl App {
                         .await
                         .unwrap_or(Err(UpstreamError::Timeout))
                 },
-                Err(UpstreamError::Status(500)),
+                Err(UpstreamError::Bug),
             ),
         )
         .await

@@ -171,6 +171,25 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test]
+    async fn a_panicking_fetch_answers_the_stand_in_value_and_is_forgotten() {
+        let c: Coalescer<&'static str, Result<u8, crate::mastodon::UpstreamError>> = Coalescer::default();
+        let v = c
+            .run(
+                "k",
+                || async { panic!("a bug") },
+                Err(crate::mastodon::UpstreamError::Bug),
+            )
+            .await;
+        let Err(e) = v else {
+            panic!("expected the stand-in error")
+        };
+        assert!(matches!(e, crate::mastodon::UpstreamError::Bug));
+        assert_eq!(crate::error::Error::from(e).status(), 500);
+        assert!(c.is_empty());
+        assert_eq!(c.run("k", || async { Ok(1) }, Ok(0)).await.ok(), Some(1));
+    }
+
+    #[tokio::test]
     async fn identical_work_runs_once() {
         let c: Arc<Coalescer<&'static str, usize>> = Arc::default();
         let runs = Arc::new(AtomicUsize::new(0));

@@ -145,6 +145,9 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 let v = p.value()?.string()?;
                 let idle = humantime::parse_duration(&v)
                     .map_err(|e| format!("--exit-idle-after takes a duration like 10min or 90s, got {v:?} ({e})"))?;
+                if idle < Duration::from_secs(1) {
+                    return Err(format!("--exit-idle-after must be at least 1s, got {v:?}").into());
+                }
                 d.exit_idle_after = Some(idle);
             }
             Value(v) if first && v == "lookup" => return lookup(p),
@@ -276,6 +279,7 @@ mod tests {
         let err = |args: &[&str]| from_args(args).expect_err("an error").to_string();
         assert!(err(&["--protocol", "gopher"]).contains("fastcgi or http"));
         assert!(err(&["--exit-idle-after", "soon"]).contains("like 10min"));
+        assert!(err(&["--exit-idle-after", "0s"]).contains("at least 1s"));
         assert!(err(&["--bogus"]).contains("--bogus"));
         assert!(err(&["a", "b", "c"]).contains("c"));
         assert!(err(&["lookup", "/a/"]).contains("needs --config"));

@@ -77,6 +77,7 @@ struct RawConfig {
     cache_fresh_seconds: Option<u64>,
     cache_keep_seconds: Option<u64>,
     cache_entries: Option<usize>,
+    max_age_seconds: Option<u64>,
     max_upstream_requests: Option<usize>,
     visibility: Option<Visibility>,
     #[serde(default)]
@@ -119,6 +120,9 @@ pub struct Config {
     pub cache_fresh: Duration,
     pub cache_keep: Duration,
     pub cache_entries: usize,
+    /// `Cache-Control: max-age` of an answer with comments (nginx caches
+    /// it this long).
+    pub max_age: Duration,
     pub max_upstream_requests: usize,
     pub visibility: Visibility,
     /// `user@domain`, lower case.
@@ -188,6 +192,7 @@ impl Config {
             cache_fresh: limits::DEFAULT_CACHE_FRESH,
             cache_keep: limits::DEFAULT_CACHE_KEEP,
             cache_entries: limits::DEFAULT_CACHE_ENTRIES,
+            max_age: limits::DEFAULT_MAX_AGE,
             max_upstream_requests: limits::DEFAULT_MAX_UPSTREAM,
             visibility: Visibility::PublicUnlisted,
             blocked_accounts: HashSet::new(),
@@ -277,7 +282,14 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
 
     let mut roots = BTreeMap::new();
     for (path, target) in raw.roots {
-        let clean = query::clean_article_path(&path).map_err(|e| {
+        // Normalised exactly like request paths (percent-decoding,
+        // `index.html`, trailing slash), so every key can match; a full
+        // article URL stands for its path.
+        let as_path = match Url::parse(path.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u.path().to_string(),
+            _ => path.clone(),
+        };
+        let clean = query::from_request(&as_path, "").map_err(|e| {
             ConfigError(format!(
                 "\"roots\" key {path:?} is not an article path ({e}); write it like \"/2018/12/01/post/\""
             ))
@@ -358,6 +370,13 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         1,
         100_000,
     )?;
+    let max_age = Duration::from_secs(bounded(
+        "max_age_seconds",
+        raw.max_age_seconds,
+        limits::DEFAULT_MAX_AGE.as_secs(),
+        1,
+        86400,
+    )?);
     let max_upstream_requests = bounded(
         "max_upstream_requests",
         raw.max_upstream_requests,
@@ -421,6 +440,7 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         cache_fresh,
         cache_keep,
         cache_entries,
+        max_age,
         max_upstream_requests,
         visibility: raw.visibility.unwrap_or(Visibility::PublicUnlisted),
         blocked_accounts,
@@ -601,12 +621,17 @@ mod tests {
             r#"{"url": "https://m.example", "roots": {
                 "/2018/12/01/post/": "101",
                 "/b": "https://m.example/@nadia/102",
-                "/c/index.html": "https://M.example/users/nadia/statuses/103"}}"#,
+                "/c/index.html": "https://M.example/users/nadia/statuses/103",
+                "/d%C3%A9j%C3%A0/": "104",
+                "https://blog.example.org/e/": "105"}}"#,
         )
         .expect("valid");
         assert_eq!(c.roots.get("/2018/12/01/post").map(String::as_str), Some("101"));
         assert_eq!(c.roots.get("/b").map(String::as_str), Some("102"));
-        assert_eq!(c.roots.get("/c/index.html").map(String::as_str), Some("103"));
+        // Keys are normalised like request paths, so each can match.
+        assert_eq!(c.roots.get("/c").map(String::as_str), Some("103"));
+        assert_eq!(c.roots.get("/déjà").map(String::as_str), Some("104"));
+        assert_eq!(c.roots.get("/e").map(String::as_str), Some("105"));
     }
 
     #[test]

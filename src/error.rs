@@ -26,6 +26,16 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<UpstreamError> for Error {
+    /// Upstream trouble is a 503, except a bug of ours met on the way.
+    fn from(e: UpstreamError) -> Error {
+        match e {
+            UpstreamError::Bug => Error::Internal(e.to_string()),
+            e => Error::Upstream(e),
+        }
+    }
+}
+
 impl Error {
     pub fn status(&self) -> u16 {
         match self {
@@ -55,8 +65,10 @@ impl Error {
             Error::Upstream(e) => headers.push(("Retry-After", e.retry_after().as_secs().to_string())),
             _ => {}
         }
-        if let Error::Upstream(e) = self {
-            tracing::warn!("upstream: {e}");
+        match self {
+            Error::Upstream(e) => tracing::warn!("upstream: {e}"),
+            Error::Internal(e) => tracing::error!("{e}"),
+            _ => {}
         }
         Response {
             status: self.status(),

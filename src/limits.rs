@@ -36,6 +36,12 @@ pub const DEFAULT_CACHE_FRESH: Duration = Duration::from_secs(60);
 /// The last good answer is kept for stale-if-error this long (config
 /// `cache_keep_seconds`), matching nginx's 10-minute cache.
 pub const DEFAULT_CACHE_KEEP: Duration = Duration::from_secs(600);
+/// `Cache-Control: max-age` of an answer with comments (config
+/// `max_age_seconds`): the Go original's 10 minutes, which nginx caches.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+/// `Cache-Control: max-age` of an answer without a root: short, so a new
+/// announcement shows up soon.
+pub const NO_ROOT_MAX_AGE: Duration = Duration::from_secs(60);
 /// Answers kept in memory at most (config `cache_entries`).
 pub const DEFAULT_CACHE_ENTRIES: usize = 1_000;
 /// Upstream requests in flight at once (config `max_upstream_requests`).

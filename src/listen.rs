@@ -60,11 +60,30 @@ fn inherited(fds: &mut ListenFd) -> Result<Listener, ListenError> {
     }
 }
 
+/// Whether `--listen` names a TCP address: `ip:port`, `[ipv6]:port` or
+/// `name:port` (such as `localhost:9000`); paths hold a `/` or no port.
+fn is_tcp(addr: &str) -> bool {
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains('/')
+                && port.parse::<u16>().is_ok()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }
+        None => false,
+    }
+}
+
 /// `host:port` is TCP; anything else is a unix socket path, whose stale
 /// socket file (no server behind it) is removed first.
 pub fn bind(addr: &str) -> Result<Listener, ListenError> {
-    if let Ok(sa) = addr.parse::<std::net::SocketAddr>() {
-        let std = std::net::TcpListener::bind(sa).map_err(|e| ListenError::Bind(addr.into(), e))?;
+    if is_tcp(addr) {
+        let std = std::net::TcpListener::bind(addr).map_err(|e| ListenError::Bind(addr.into(), e))?;
         std.set_nonblocking(true)
             .map_err(|e| ListenError::Bind(addr.into(), e))?;
         return tokio::net::TcpListener::from_std(std)
@@ -104,6 +123,10 @@ mod tests {
         drop(live);
         let tcp = bind("127.0.0.1:0").expect("tcp");
         assert!(matches!(tcp, Listener::Tcp(_)));
+        let named = bind("localhost:0").expect("tcp by name");
+        assert!(matches!(named, Listener::Tcp(_)));
+        assert!(is_tcp("[::1]:8080") && is_tcp("localhost:9000"));
+        assert!(!is_tcp("/run/mc.sock") && !is_tcp("mc.sock") && !is_tcp("./a:1") && !is_tcp("a:b"));
         let e = bind("/nonexistent-dir/x.sock").expect_err("no such dir");
         assert!(
             e.to_string().starts_with("cannot listen on /nonexistent-dir/x.sock"),

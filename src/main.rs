@@ -113,8 +113,11 @@ fn daemon(cli: cli::Daemon) -> anyhow::Result<ExitCode> {
         let shutdown = CancellationToken::new();
         let activity = Arc::new(Activity::default());
 
+        // The writer outlives the drain: requests finishing during shutdown
+        // may still record roots, and its last flush must include them.
+        let writer_stop = CancellationToken::new();
         let writer = {
-            let (state, stop) = (state.clone(), shutdown.child_token());
+            let (state, stop) = (state.clone(), writer_stop.clone());
             tokio::spawn(async move { state.writer(stop).await })
         };
         tokio::spawn(systemd::heartbeat(app.clone(), shutdown.clone()));
@@ -135,6 +138,7 @@ fn daemon(cli: cli::Daemon) -> anyhow::Result<ExitCode> {
         server::serve(listener, cli.protocol, app, None, activity, shutdown.clone()).await;
         systemd::stopping();
         shutdown.cancel();
+        writer_stop.cancel();
         let _ = writer.await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)

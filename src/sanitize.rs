@@ -1,7 +1,10 @@
 //! Makes remote content safe to publish: an HTML allow-list for `content`
 //! (ammonia), escaping for plain-text fields, custom emoji as `<img>`, and
 //! URL checks. Every string this module returns can be inserted into HTML
-//! text or a single- or double-quoted attribute as is.
+//! text or a single- or double-quoted attribute as is: text carries no raw
+//! quote, and where the quotes of sanitized HTML's own attributes end an
+//! enclosing attribute early, what follows is inert attribute names (see
+//! [`url`]) and allow-listed tags.
 //!
 //! The upstream sanitizer is not trusted: a compromised or non-Mastodon
 //! server can send anything.
@@ -66,13 +69,13 @@ static CONTENT: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// into images.
 pub fn content(html: &str, emojis: &[Emoji]) -> String {
     let clean = CONTENT.clean(html).to_string();
-    replace_emoji(&clean, emojis)
+    finish(&clean, emojis)
 }
 
 /// A plain-text field (`display_name`, `spoiler_text`) as HTML: escaped
 /// text with the declared custom emoji as images.
 pub fn text(plain: &str, emojis: &[Emoji]) -> String {
-    replace_emoji(&escape(plain), emojis)
+    finish(&escape(plain), emojis)
 }
 
 /// HTML-escapes text for element content and quoted attributes; drops
@@ -114,6 +117,29 @@ pub fn url(raw: &str) -> String {
     }
     let _ = u.set_username("");
     let _ = u.set_password(None);
+    if !u
+        .host_str()
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b)))
+    {
+        return String::new();
+    }
+    // Inserted into a quoted attribute of a page, sanitized HTML's own
+    // attribute quotes end that attribute, and the URL after them is read
+    // as attribute names split at `/`, each taking a value after `=`. With
+    // no `=` in the path and no `/` after it, no part of a URL can become
+    // an `on…=` handler. Both encodings mean the same to servers.
+    if u.path().contains('=') {
+        let path = u.path().replace('=', "%3D");
+        u.set_path(&path);
+    }
+    if let Some(q) = u.query().filter(|q| q.contains('/')) {
+        let q = q.replace('/', "%2F");
+        u.set_query(Some(&q));
+    }
+    if let Some(f) = u.fragment().filter(|f| f.contains(['/', '='])) {
+        let f = f.replace('/', "%2F").replace('=', "%3D");
+        u.set_fragment(Some(&f));
+    }
     let mut s = String::from(u);
     // The url crate leaves these in some components; none may reach HTML.
     if s.contains(['\'', '"', '<', '>', '`', ' ', '\\']) {
@@ -129,23 +155,24 @@ pub fn url(raw: &str) -> String {
     if s.len() > MAX_URL_BYTES { String::new() } else { s }
 }
 
-/// Replaces `:shortcode:` in the text (never inside tags) of sanitized HTML
-/// with the emoji's image, for shortcodes the status declares only.
-fn replace_emoji(html: &str, emojis: &[Emoji]) -> String {
-    if emojis.is_empty() || !html.contains(':') {
-        return html.to_string();
-    }
+/// The last pass over sanitized HTML: quotes in text become entities
+/// (ammonia leaves them raw, and the answer must be safe inside quoted
+/// attributes too), and `:shortcode:` in text (never inside tags) becomes
+/// the emoji's image, for shortcodes the status declares only.
+fn finish(html: &str, emojis: &[Emoji]) -> String {
     // Shortcode → safe image URL; the first declaration with one wins.
     let mut known: HashMap<&str, String> = HashMap::new();
-    for e in emojis.iter().filter(|e| is_shortcode(&e.shortcode)) {
-        if !known.contains_key(e.shortcode.as_str()) {
-            let src = emoji_src(e);
-            if !src.is_empty() {
-                known.insert(e.shortcode.as_str(), src);
+    if html.contains(':') {
+        for e in emojis.iter().filter(|e| is_shortcode(&e.shortcode)) {
+            if !known.contains_key(e.shortcode.as_str()) {
+                let src = emoji_src(e);
+                if !src.is_empty() {
+                    known.insert(e.shortcode.as_str(), src);
+                }
             }
         }
     }
-    if known.is_empty() {
+    if known.is_empty() && !html.contains(['"', '\'']) {
         return html.to_string();
     }
     let mut out = String::with_capacity(html.len());
@@ -166,18 +193,34 @@ fn replace_emoji(html: &str, emojis: &[Emoji]) -> String {
                     _ => {}
                 }
             }
-            out.push_str(&rest[..end]);
+            // `'` may stand raw in an attribute value; as an entity it
+            // means the same there.
+            let tag = &rest[..end];
+            if tag.contains('\'') {
+                out.push_str(&tag.replace('\'', "&#39;"));
+            } else {
+                out.push_str(tag);
+            }
             rest = &rest[end..];
             continue;
         }
         let text_end = rest.find('<').unwrap_or(rest.len());
-        emoji_in_text(&rest[..text_end], &known, &mut out);
+        let text = &rest[..text_end];
+        if text.contains(['"', '\'']) {
+            emoji_in_text(&text.replace('"', "&quot;").replace('\'', "&#39;"), &known, &mut out);
+        } else {
+            emoji_in_text(text, &known, &mut out);
+        }
         rest = &rest[text_end..];
     }
     out
 }
 
 fn emoji_in_text(text: &str, known: &HashMap<&str, String>, out: &mut String) {
+    if known.is_empty() {
+        out.push_str(text);
+        return;
+    }
     let mut rest = text;
     while let Some(start) = rest.find(':') {
         let after = &rest[start + 1..];
@@ -275,6 +318,14 @@ mod tests {
     }
 
     #[test]
+    fn content_text_carries_no_raw_quote() {
+        assert_eq!(
+            content(r#"<p>"quoted" it's <a href="https://m.example/it's">'a'</a></p>"#, &[]),
+            r#"<p>&quot;quoted&quot; it&#39;s <a href="https://m.example/it%27s" rel="nofollow noopener noreferrer ugc">&#39;a&#39;</a></p>"#
+        );
+    }
+
+    #[test]
     fn text_is_escaped_for_text_and_both_quote_styles() {
         let out = text(
             r#"<script>alert("x")</script> it's & :blob:"#,
@@ -333,6 +384,19 @@ mod tests {
             ("//evil.example/x", ""),
             ("/relative", ""),
             ("", ""),
+            (
+                "https://evil.example/x/onmouseover=alert(1)//",
+                "https://evil.example/x/onmouseover%3Dalert(1)//",
+            ),
+            (
+                "https://m.example/a?b=1/onclick=x",
+                "https://m.example/a?b=1%2Fonclick=x",
+            ),
+            ("https://m.example/a#/onclick=x", "https://m.example/a#%2Fonclick%3Dx"),
+            (
+                "https://m.example/media?w=100&h=50",
+                "https://m.example/media?w=100&h=50",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(url(input), want, "{input}");

@@ -22,7 +22,7 @@ use crate::limits;
 /// The file's JSON. `roots` is the Go original's key and meaning.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct StateFile {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lists_or_null")]
     roots: BTreeMap<String, Vec<String>>,
     /// Article path → Unix time of the lookup that found no root.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -30,6 +30,13 @@ struct StateFile {
     /// Newest status id the timeline scan has indexed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scanned_up_to: Option<String>,
+}
+
+/// Go's encoding/json writes an empty (nil) list as `null`: read it as a
+/// miss like `[]`, not as a corrupt file.
+fn lists_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    let raw = BTreeMap::<String, Option<Vec<String>>>::deserialize(d)?;
+    Ok(raw.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
 }
 
 /// What the state knows about an article path.
@@ -96,10 +103,20 @@ impl State {
     /// one is moved aside to `<file>.corrupt-<unix time>` and the daemon
     /// starts empty, saying so.
     pub fn load(path: &Path, max_entries: usize, miss_retry: Duration) -> State {
+        remove_stale_temporaries(path);
         let data = match read_file(path) {
             Ok(None) => StateFile::default(),
             Ok(Some(data)) => data,
-            Err(problem) => {
+            Err(Unusable::Unreadable(e)) => {
+                // Not our data to move or overwrite: keep it, work in memory.
+                tracing::error!(
+                    "cannot read the state file {}: {e}; fix its permissions (the service's user must own it) \
+                     and restart; until then the state is kept in memory only and the file is left alone",
+                    path.display()
+                );
+                return State::in_memory(max_entries, miss_retry);
+            }
+            Err(Unusable::Corrupt(problem)) => {
                 let aside = PathBuf::from(format!("{}.corrupt-{}", path.display(), now_unix()));
                 match std::fs::rename(path, &aside) {
                     Ok(()) => tracing::warn!(
@@ -327,23 +344,56 @@ impl State {
     }
 }
 
-fn read_file(path: &Path) -> Result<Option<StateFile>, String> {
+/// Why a state file cannot be used.
+enum Unusable {
+    /// It cannot be read (permissions, I/O): left where it is.
+    Unreadable(std::io::Error),
+    /// It was read but is not a state file: moved aside.
+    Corrupt(String),
+}
+
+fn read_file(path: &Path) -> Result<Option<StateFile>, Unusable> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(Unusable::Unreadable(e)),
     };
     let mut text = Vec::new();
     file.take(limits::MAX_STATE_FILE_BYTES + 1)
         .read_to_end(&mut text)
-        .map_err(|e| e.to_string())?;
+        .map_err(Unusable::Unreadable)?;
     if text.len() as u64 > limits::MAX_STATE_FILE_BYTES {
-        return Err(format!("larger than {} bytes", limits::MAX_STATE_FILE_BYTES));
+        return Err(Unusable::Corrupt(format!(
+            "larger than {} bytes",
+            limits::MAX_STATE_FILE_BYTES
+        )));
     }
     if text.iter().all(u8::is_ascii_whitespace) {
-        return Err("empty".into());
+        return Err(Unusable::Corrupt("empty".into()));
     }
-    serde_json::from_slice(&text).map(Some).map_err(|e| e.to_string())
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|e| Unusable::Corrupt(e.to_string()))
+}
+
+/// The temporary file of a write cut short by a crash (`kill -9`, power
+/// loss) is never renamed; remove such leftovers of earlier runs at start.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten().take(10_000) {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Temporary file in the same directory, fsync, rename over, fsync the
@@ -438,6 +488,41 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert!(matches!(s.lookup("/r1"), Known::Roots(_)));
         assert!(matches!(s.lookup("/r2"), Known::Roots(_)));
+    }
+
+    #[test]
+    fn go_null_lists_are_misses_and_leftover_temporaries_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"roots": {"/a": ["11"], "/never": null}}"#).expect("write");
+        let tmp = dir.path().join(".state.json.tmp-123-0");
+        std::fs::write(&tmp, "{").expect("write");
+        let other = dir.path().join("unrelated.tmp-1");
+        std::fs::write(&other, "x").expect("write");
+        let s = State::load(&path, 100, RETRY);
+        assert_eq!(s.lookup("/a"), Known::Roots(vec!["11".into()]));
+        assert_eq!(s.lookup("/never"), Known::Unknown);
+        assert!(path.exists(), "a Go file with null lists is not corrupt");
+        assert!(!tmp.exists(), "leftover temporary file removed");
+        assert!(other.exists());
+    }
+
+    #[test]
+    fn an_unreadable_file_is_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A directory where the file should be: open works, read fails.
+        let path = dir.path().join("state.json");
+        std::fs::create_dir(&path).expect("mkdir");
+        let s = State::load(&path, 100, RETRY);
+        s.add_roots("/a", &["1".into()]);
+        assert_eq!(s.lookup("/a"), Known::Roots(vec!["1".into()]));
+        assert!(path.is_dir(), "not moved aside");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("readdir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["state.json".to_string()]);
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum UpstreamError {
     TooLarge(usize),
     #[error("the instance's answer is not the expected JSON: {0}")]
     Body(String),
+    /// Not the instance's fault: the fetch task panicked (a bug of ours).
+    #[error("the fetch failed inside mastodon-comments (a bug; please report it)")]
+    Bug,
 }
 
 impl UpstreamError {
@@ -305,7 +308,8 @@ impl Mastodon {
             if remaining == 0 {
                 rate.blocked_until = Some(now + reset_in.min(Duration::from_secs(3600)));
             } else if remaining <= low {
-                let spacing = reset_in.min(Duration::from_secs(3600)) / remaining as u32;
+                // `remaining` is ≥ 1 here; a server may send any number.
+                let spacing = reset_in.min(Duration::from_secs(3600)) / u32::try_from(remaining).unwrap_or(u32::MAX);
                 rate.next_slot = Some(now + spacing);
             }
         }
@@ -325,7 +329,7 @@ pub fn parse_reset(value: &str) -> Option<Duration> {
         if secs < 1_000_000_000 {
             return Some(Duration::from_secs(secs));
         }
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
         return Some(at.duration_since(SystemTime::now()).unwrap_or_default());
     }
     let at = humantime::parse_rfc3339_weak(v.trim_end_matches('Z').trim_end_matches("+00:00")).ok()?;
@@ -422,5 +426,26 @@ mod tests {
         assert_eq!(parse_reset("30"), Some(Duration::from_secs(30)));
         assert_eq!(parse_reset("2001-01-01T00:00:00.000000Z"), Some(Duration::ZERO));
         assert_eq!(parse_reset("soon"), None);
+        assert_eq!(
+            parse_reset("18446744073709551615"),
+            None,
+            "a Unix time past SystemTime's range"
+        );
+        assert!(parse_reset("9999-12-31T23:59:59Z").is_some());
+    }
+
+    #[test]
+    fn absurd_rate_headers_are_survived() {
+        let config = Config::for_instance(Url::parse("https://m.example").expect("url"));
+        let m = Mastodon::new(&config).expect("client");
+        let max = u64::MAX.to_string();
+        // Remaining 2^32 of a huge limit: below a tenth, and no u32.
+        m.note_rate_headers(200, &headers(&max, "4294967296", 100));
+        m.note_rate_headers(200, &headers(&max, &max, 100));
+        let mut h = headers("300", "0", 0);
+        h.insert("x-ratelimit-reset", max.parse().expect("header"));
+        m.note_rate_headers(429, &h);
+        // The lock is not poisoned: rate checks still work.
+        assert!(matches!(m.check_rate(), Err(UpstreamError::RateLimited { .. })));
     }
 }

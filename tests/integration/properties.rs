@@ -58,7 +58,7 @@ fn url_ok(u: &str) -> Result<(), String> {
     if u.len() > MAX_URL_BYTES {
         return Err(format!("URL longer than {MAX_URL_BYTES}: {}", u.len()));
     }
-    Ok(())
+    url_contexts_ok(u)
 }
 
 /// Sanitized HTML: every `<` opens an allowed tag with allowed,
@@ -145,6 +145,99 @@ fn html_ok(html: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Tag names a browser must never see come out of an answer string.
+const FORBIDDEN_TAGS: &[&str] = &[
+    "script", "iframe", "frame", "object", "embed", "svg", "math", "style", "form", "input", "button", "base", "meta",
+    "link", "template", "dialog", "textarea", "select", "video", "audio", "source",
+];
+
+/// Tokenizes `html` as a browser would and returns its start tags with
+/// their attributes (name, value).
+fn start_tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+    use html5ever::tendril::StrTendril;
+    use html5ever::tokenizer::{BufferQueue, StartTag, TagToken, Token, TokenSink, TokenSinkResult, Tokenizer};
+    use std::cell::RefCell;
+
+    type Tag = (String, Vec<(String, String)>);
+    #[derive(Default)]
+    struct Tags(RefCell<Vec<Tag>>);
+    impl TokenSink for Tags {
+        type Handle = ();
+        fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+            if let TagToken(t) = token
+                && t.kind == StartTag
+            {
+                let attrs = t
+                    .attrs
+                    .iter()
+                    .map(|a| (a.name.local.to_string(), a.value.to_string()))
+                    .collect();
+                self.0.borrow_mut().push((t.name.to_string(), attrs));
+            }
+            TokenSinkResult::Continue
+        }
+    }
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let tok = Tokenizer::new(Tags::default(), Default::default());
+    let _ = tok.feed(&input);
+    tok.end();
+    tok.sink.0.take()
+}
+
+/// A string of the answer put into a page the naive way: as element
+/// content, inside a double- or single-quoted attribute, as a link or
+/// image target. Whatever the tokenizer then sees, no element may be
+/// outside the allow-list and no attribute may run script or style: an
+/// `on…`/`style`/`srcdoc`/`formaction` attribute with a value, or a URL
+/// attribute with a script scheme. (Inside an attribute, the quotes of
+/// sanitized HTML end it early; the rest is read as harmless attribute
+/// names and allow-listed tags.)
+fn contexts_ok(s: &str) -> Result<(), String> {
+    pages_ok(
+        s,
+        [
+            format!("<div>{s}</div>"),
+            format!("<div title=\"{s}\"></div>"),
+            format!("<div title='{s}'></div>"),
+        ],
+    )
+}
+
+/// A URL field in the contexts any string may go, and as a link or image
+/// target.
+fn url_contexts_ok(s: &str) -> Result<(), String> {
+    contexts_ok(s)?;
+    pages_ok(
+        s,
+        [
+            format!("<a href=\"{s}\">x</a>"),
+            format!("<img alt='' src='{s}'>"),
+            format!("<a href={s}>x</a>"),
+        ],
+    )
+}
+
+fn pages_ok<const N: usize>(s: &str, pages: [String; N]) -> Result<(), String> {
+    for page in pages {
+        for (i, (tag, attrs)) in start_tags(&page).iter().enumerate() {
+            if i > 0 && (FORBIDDEN_TAGS.contains(&tag.as_str()) || !TAGS.contains(&tag.as_str())) {
+                return Err(format!("<{tag}> from {s:?} in {page:?}"));
+            }
+            for (name, value) in attrs {
+                let v = value.trim().to_ascii_lowercase();
+                let script_url = ["javascript:", "data:", "vbscript:"].iter().any(|p| v.starts_with(p));
+                let active = (name.starts_with("on") || matches!(name.as_str(), "style" | "srcdoc" | "formaction"))
+                    && !v.is_empty();
+                if active || (matches!(name.as_str(), "href" | "src" | "action" | "xlink:href") && script_url) {
+                    return Err(format!("attribute {name}={value:?} on <{tag}> from {s:?} in {page:?}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Escaped plain text: no markup, no quote to close an attribute.
 fn text_ok(s: &str) -> Result<(), String> {
     if s.contains(['<', '>', '"', '\'', '\0']) {
@@ -181,6 +274,7 @@ fn answer_ok(bytes: &[u8]) -> Result<Value, String> {
         if s.contains('\0') || s.to_ascii_lowercase().contains("<script") {
             return Err(format!("unsafe string {s:?}"));
         }
+        contexts_ok(s)?;
     }
     url_ok(str_at(&v, "/stats/url")?)?;
     let root = str_at(&v, "/stats/root")?.to_string();
