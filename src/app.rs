@@ -152,6 +152,7 @@ impl App {
                 config: Arc::new(config),
                 mastodon: Arc::new(mastodon),
                 state,
+                author: Arc::default(),
             },
             no_root: serialize(&render::no_root()).0,
             cc_found: format!("max-age={}", config_max_age.as_secs()),
@@ -163,6 +164,9 @@ impl App {
     /// Swaps in a new config (SIGHUP); requests in flight finish with the
     /// old one.
     pub fn reload(&self, config: Config) -> Result<(), Error> {
+        self.cache
+            .reconfigure(config.cache_fresh, config.cache_keep, config.cache_entries);
+        self.state.set_limits(config.max_state_entries, config.miss_retry);
         let live = Self::live(config, self.state.clone())?;
         if let Ok(mut l) = self.live.write() {
             *l = Arc::new(live);
@@ -335,7 +339,8 @@ impl App {
 
 /// The author's Mastodon blocks, mutes and domain blocks, refreshed at
 /// most every [`limits::MODERATION_REFRESH`], alongside the thread fetch so
-/// a miss still costs one round trip. A failed refresh keeps the old lists.
+/// a miss still costs one round trip. A failed refresh keeps the old lists
+/// and is retried after [`limits::MODERATION_RETRY`].
 #[derive(Default)]
 pub struct ModerationCache {
     inner: tokio::sync::Mutex<(Option<Instant>, Arc<Moderation>)>,
@@ -348,7 +353,8 @@ impl ModerationCache {
             return Arc::default();
         }
         let mut guard = self.inner.lock().await;
-        if guard.0.is_some_and(|t| t.elapsed() < limits::MODERATION_REFRESH) {
+        // guard.0 is when the lists are due again.
+        if guard.0.is_some_and(|due| Instant::now() < due) {
             return guard.1.clone();
         }
         let m = &ctx.mastodon;
@@ -363,9 +369,9 @@ impl ModerationCache {
         })
         .await
         .unwrap_or(Err(UpstreamError::Timeout));
-        guard.0 = Some(Instant::now());
         match fetched {
             Ok((blocks, mutes, domains)) => {
+                guard.0 = Some(Instant::now() + limits::MODERATION_REFRESH);
                 let mut fresh = Moderation::default();
                 for a in blocks.iter().chain(mutes.iter()) {
                     let acct = a.acct.to_lowercase();
@@ -379,7 +385,11 @@ impl ModerationCache {
                 guard.1 = Arc::new(fresh);
             }
             Err(e) => {
-                tracing::warn!("cannot refresh the author's blocks and mutes: {e}; using the previous lists");
+                guard.0 = Some(Instant::now() + limits::MODERATION_RETRY);
+                tracing::warn!(
+                    "cannot refresh the author's blocks and mutes: {e}; using the previous lists, trying again in {}s",
+                    limits::MODERATION_RETRY.as_secs()
+                );
             }
         }
         guard.1.clone()
@@ -430,5 +440,6 @@ async fn fetch(ctx: &Ctx, root: &str, moderation: &ModerationCache) -> Result<En
         body,
         stale_body,
         filled: Instant::now(),
+        fresh: true,
     })
 }

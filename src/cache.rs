@@ -95,6 +95,8 @@ pub struct Entry {
     /// The same answer with `"stale":true`, for stale-if-error.
     pub stale_body: Bytes,
     pub filled: Instant,
+    /// Cleared by a config reload: served only if the instance fails.
+    pub fresh: bool,
 }
 
 /// Whether a cached entry may be served as is.
@@ -108,7 +110,12 @@ pub enum Freshness {
 /// The last good answer per root, bounded in age and count.
 #[derive(Debug)]
 pub struct AnswerCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    inner: Mutex<Answers>,
+}
+
+#[derive(Debug)]
+struct Answers {
+    map: HashMap<String, Entry>,
     fresh: Duration,
     keep: Duration,
     max_entries: usize,
@@ -117,23 +124,45 @@ pub struct AnswerCache {
 impl AnswerCache {
     pub fn new(fresh: Duration, keep: Duration, max_entries: usize) -> Self {
         AnswerCache {
-            entries: Mutex::new(HashMap::new()),
-            fresh,
-            keep,
-            max_entries,
+            inner: Mutex::new(Answers {
+                map: HashMap::new(),
+                fresh,
+                keep,
+                max_entries,
+            }),
+        }
+    }
+
+    /// New bounds from a reloaded config. Every entry becomes stale: the
+    /// next request renders under the new config (moderation, visibility),
+    /// and the old answer is still there if the instance fails meanwhile.
+    pub fn reconfigure(&self, fresh: Duration, keep: Duration, max_entries: usize) {
+        let Ok(mut a) = self.inner.lock() else { return };
+        a.fresh = fresh;
+        a.keep = keep;
+        a.max_entries = max_entries;
+        for e in a.map.values_mut() {
+            e.fresh = false;
+        }
+        while a.map.len() > max_entries {
+            let Some(oldest) = a.map.iter().min_by_key(|(_, e)| e.filled).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            a.map.remove(&oldest);
         }
     }
 
     /// The entry for a root and how fresh it is; `None` past `keep`.
     pub fn get(&self, root: &str) -> Option<(Entry, Freshness)> {
-        let mut map = self.entries.lock().ok()?;
-        let e = map.get(root)?;
+        let mut a = self.inner.lock().ok()?;
+        let (fresh, keep) = (a.fresh, a.keep);
+        let e = a.map.get(root)?;
         let age = e.filled.elapsed();
-        if age >= self.keep {
-            map.remove(root);
+        if age >= keep {
+            a.map.remove(root);
             return None;
         }
-        let f = if age < self.fresh {
+        let f = if e.fresh && age < fresh {
             Freshness::Fresh
         } else {
             Freshness::Stale
@@ -142,21 +171,21 @@ impl AnswerCache {
     }
 
     pub fn insert(&self, root: &str, entry: Entry) {
-        let Ok(mut map) = self.entries.lock() else { return };
-        if map.len() >= self.max_entries && !map.contains_key(root) {
-            let keep = self.keep;
-            map.retain(|_, e| e.filled.elapsed() < keep);
-            if map.len() >= self.max_entries
-                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.filled).map(|(k, _)| k.clone())
+        let Ok(mut a) = self.inner.lock() else { return };
+        if a.map.len() >= a.max_entries && !a.map.contains_key(root) {
+            let keep = a.keep;
+            a.map.retain(|_, e| e.filled.elapsed() < keep);
+            if a.map.len() >= a.max_entries
+                && let Some(oldest) = a.map.iter().min_by_key(|(_, e)| e.filled).map(|(k, _)| k.clone())
             {
-                map.remove(&oldest);
+                a.map.remove(&oldest);
             }
         }
-        map.insert(root.to_string(), entry);
+        a.map.insert(root.to_string(), entry);
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|m| m.len()).unwrap_or(0)
+        self.inner.lock().map(|a| a.map.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -222,9 +251,15 @@ mod tests {
             body: Bytes::from_static(b"{}"),
             stale_body: Bytes::from_static(b"{}"),
             filled: Instant::now(),
+            fresh: true,
         };
         cache.insert("a", entry());
         assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Fresh));
+        // A reload makes every answer stale (re-rendered under the new
+        // config) but keeps it for stale-if-error.
+        cache.reconfigure(Duration::from_secs(60), Duration::from_secs(600), 2);
+        assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Stale));
+        cache.insert("a", entry());
         tokio::time::advance(Duration::from_secs(61)).await;
         assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Stale));
         cache.insert("b", entry());

@@ -70,6 +70,14 @@ pub const STALE_MAX_AGE: Duration = Duration::from_secs(30);
 pub const RATE_LIMIT_LOW_FRACTION: f64 = 0.1;
 /// Moderation lists (blocks, mutes) are fetched again after this long.
 pub const MODERATION_REFRESH: Duration = Duration::from_secs(600);
+/// After a failed refresh of those lists, the next try comes this soon.
+pub const MODERATION_RETRY: Duration = Duration::from_secs(30);
+/// Without `userid`, a failed look-up of the token's account is retried
+/// after this long.
+pub const AUTHOR_RETRY: Duration = Duration::from_secs(60);
+/// After the instance refuses the token (401), calls go without it this
+/// long before the token is tried again.
+pub const TOKEN_REFUSED_PAUSE: Duration = Duration::from_secs(600);
 /// Pages of blocks / mutes / domain blocks read at most (80 entries each).
 pub const MODERATION_PAGES: u32 = 5;
 /// Largest config file we read.

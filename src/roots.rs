@@ -79,8 +79,8 @@ pub fn is_candidate(s: &Status, userid: Option<&str>) -> bool {
 }
 
 /// The article paths a status announces (empty for non-candidates).
-pub fn announced(s: &Status, config: &Config) -> Vec<String> {
-    if !is_candidate(s, config.userid.as_deref()) {
+pub fn announced(s: &Status, config: &Config, userid: Option<&str>) -> Vec<String> {
+    if !is_candidate(s, userid) {
         return Vec::new();
     }
     let mut paths: Vec<String> = links(&s.content)
@@ -110,6 +110,70 @@ pub struct Ctx {
     pub config: std::sync::Arc<Config>,
     pub mastodon: std::sync::Arc<Mastodon>,
     pub state: std::sync::Arc<State>,
+    pub author: std::sync::Arc<Author>,
+}
+
+/// The author's account id when the config has no `userid` (the Go
+/// original's config did not need one): the token's own account, asked
+/// once (`verify_credentials`), again at most every
+/// [`limits::AUTHOR_RETRY`] while that fails.
+#[derive(Debug, Default)]
+pub struct Author {
+    id: tokio::sync::OnceCell<String>,
+    failed_at: Mutex<Option<Instant>>,
+}
+
+impl Ctx {
+    /// `userid` from the config, else the token's account once known.
+    pub fn userid(&self) -> Option<&str> {
+        self.config
+            .userid
+            .as_deref()
+            .or_else(|| self.author.id.get().map(String::as_str))
+    }
+
+    /// Learns the token's account id if the config names none.
+    async fn resolve_author(&self) {
+        if self.config.userid.is_some() || !self.mastodon.has_token() || self.author.id.initialized() {
+            return;
+        }
+        let recently_failed = self
+            .author
+            .failed_at
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .is_some_and(|t| t.elapsed() < limits::AUTHOR_RETRY);
+        if recently_failed {
+            return;
+        }
+        let r = self
+            .author
+            .id
+            .get_or_try_init(|| async {
+                let me = self
+                    .mastodon
+                    .get::<crate::mastodon::model::Account>("/api/v1/accounts/verify_credentials", &[], Auth::Token)
+                    .await?;
+                if crate::config::is_status_id(&me.value.id) {
+                    tracing::info!(
+                        "no \"userid\" in the config: using the token's account {} (@{}); set \"userid\" to skip this call",
+                        me.value.id,
+                        me.value.acct
+                    );
+                    Ok(me.value.id)
+                } else {
+                    Err(UpstreamError::Body("verify_credentials without an account id".into()))
+                }
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!("cannot learn the author's account from the token: {e}; set \"userid\" in the config");
+            if let Ok(mut t) = self.author.failed_at.lock() {
+                *t = Some(Instant::now());
+            }
+        }
+    }
 }
 
 impl Discovery {
@@ -123,11 +187,11 @@ impl Discovery {
             Known::RecentMiss => return Ok(None),
             Known::Unknown => {}
         }
+        ctx.resolve_author().await;
         let mut failure = None;
         let mut looked = false;
         // Join a scan under way; start one only when due.
-        let scan =
-            ctx.config.userid.is_some() && ctx.config.scan_pages > 0 && (self.scans.contains(&()) || self.scan_due());
+        let scan = ctx.userid().is_some() && ctx.config.scan_pages > 0 && (self.scans.contains(&()) || self.scan_due());
         if scan {
             looked = true;
             let c = ctx.clone();
@@ -218,7 +282,7 @@ impl Discovery {
 /// Reads the author's timeline newest first until a post indexed before
 /// (or `scan_pages` pages), indexing every article link into the state.
 pub async fn scan_timeline(ctx: &Ctx) -> Result<(), UpstreamError> {
-    let Some(userid) = ctx.config.userid.as_deref() else {
+    let Some(userid) = ctx.userid() else {
         return Ok(());
     };
     let watermark = ctx.state.scanned_up_to();
@@ -250,7 +314,7 @@ pub async fn scan_timeline(ctx: &Ctx) -> Result<(), UpstreamError> {
                 reached_old = true;
                 continue;
             }
-            for article in announced(s, &ctx.config) {
+            for article in announced(s, &ctx.config, Some(userid)) {
                 ctx.state.add_roots(&article, std::slice::from_ref(&s.id));
             }
         }
@@ -284,13 +348,19 @@ pub async fn search(ctx: &Ctx, path: &str) -> Result<Vec<String>, UpstreamError>
                 .get::<SearchResults>("/api/v1/search", &[("q", q.as_str())], Auth::Token)
                 .await?
         }
+        // A token without read:search, or one the instance refuses: search
+        // is unavailable, which is not an outage; the scan and the map remain.
+        Err(e @ UpstreamError::Refused(_)) => {
+            tracing::warn!("search unavailable: {e}");
+            return Ok(Vec::new());
+        }
         other => other?,
     };
     let mut ids: Vec<String> = found
         .value
         .statuses
         .iter()
-        .filter(|s| announced(s, &ctx.config).iter().any(|a| a == path))
+        .filter(|s| announced(s, &ctx.config, ctx.userid()).iter().any(|a| a == path))
         .map(|s| s.id.clone())
         .collect();
     ids.sort_by(|a, b| id_order(a, b));

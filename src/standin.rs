@@ -6,7 +6,9 @@
 //! a token, anonymous view without), `/api/v1/accounts/:id/statuses`
 //! (computed from the scenario's statuses, with `Link` paging),
 //! `/api/v2/search`, `/api/v1/search` (404, as on Mastodon ≥ 3.0),
-//! `/api/v1/blocks|mutes|domain_blocks`. Control: `/__stand-in/mode?set=…`,
+//! `/api/v1/blocks|mutes|domain_blocks`, `/api/v1/accounts/verify_credentials`
+//! (the scenario's author). Any route can be made to answer a canned
+//! exchange of the fixtures' `http/` folders. Control: `/__stand-in/mode?set=…`,
 //! `/__stand-in/delay?ms=…`, `/__stand-in/calls`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,11 +155,77 @@ struct Shared {
     authorized: AtomicU64,
     /// Behave like Mastodon < 3.0: no `/api/v2/search`, `/api/v1/search` works.
     old_server: std::sync::atomic::AtomicBool,
-    /// Bodies of `/api/v1/mutes` and `/api/v1/domain_blocks`.
+    /// Bodies of `/api/v1/blocks`, `/api/v1/mutes` and `/api/v1/domain_blocks`.
+    blocks: Mutex<String>,
     mutes: Mutex<String>,
     domain_blocks: Mutex<String>,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+    /// Route name → a canned exchange (`http/*.json` of a fixture) that
+    /// answers it instead of the scenario.
+    exchanges: Mutex<HashMap<String, Exchange>>,
+}
+
+/// One recorded answer: status, headers and body, as in the fixtures'
+/// `http/*.json` envelopes.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// Answer only calls that carry a token (the recorded request had one).
+    pub authorized_only: bool,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Exchange {
+    /// Reads an envelope `{"request": …, "response": {"status", "headers",
+    /// "body" | "body_text"}}`; returns it with its request path.
+    pub fn from_envelope(json: &str) -> Option<(String, Exchange)> {
+        let v: Value = serde_json::from_str(json).ok()?;
+        let path = v["request"]["path"].as_str()?.to_string();
+        let r = &v["response"];
+        let status = u16::try_from(r["status"].as_u64()?).ok()?;
+        let headers = r["headers"]
+            .as_object()
+            .map(|h| {
+                h.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let body = match (&r["body"], r["body_text"].as_str()) {
+            (_, Some(text)) => text.to_string(),
+            (Value::Null, None) => String::new(),
+            (b, None) => b.to_string(),
+        };
+        let authorized_only = !v["request"]["authorization"].is_null();
+        Some((
+            path,
+            Exchange {
+                authorized_only,
+                status,
+                headers,
+                body,
+            },
+        ))
+    }
+}
+
+/// The stand-in's name for the API route of a path (see [`StandIn::calls`]).
+pub fn route_name(path: &str) -> &'static str {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["api", "v1", "statuses", _] => "status",
+        ["api", "v1", "statuses", _, "context"] => "context",
+        ["api", "v1", "accounts", "verify_credentials"] => "verify_credentials",
+        ["api", "v1", "accounts", _, "statuses"] => "account_statuses",
+        ["api", "v2", "search"] => "search_v2",
+        ["api", "v1", "search"] => "search_v1",
+        ["api", "v1", "blocks"] => "blocks",
+        ["api", "v1", "mutes"] => "mutes",
+        ["api", "v1", "domain_blocks"] => "domain_blocks",
+        _ => "other",
+    }
 }
 
 /// A running stand-in; dropping it does not stop it (it lives as long as
@@ -184,10 +252,12 @@ impl StandIn {
             total: AtomicU64::new(0),
             authorized: AtomicU64::new(0),
             old_server: std::sync::atomic::AtomicBool::new(false),
+            blocks: Mutex::new("[]".into()),
             mutes: Mutex::new("[]".into()),
             domain_blocks: Mutex::new("[]".into()),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            exchanges: Mutex::new(HashMap::new()),
         });
         let s = shared.clone();
         tokio::spawn(async move {
@@ -234,6 +304,25 @@ impl StandIn {
         }
         if let Ok(mut d) = self.shared.domain_blocks.lock() {
             *d = Value::from(domains.to_vec()).to_string();
+        }
+    }
+
+    /// The author's blocked accounts (`acct`).
+    pub fn set_blocks(&self, accounts: &[&str]) {
+        let accounts: Vec<Value> = accounts.iter().map(|a| serde_json::json!({"acct": a})).collect();
+        if let Ok(mut b) = self.shared.blocks.lock() {
+            *b = Value::from(accounts).to_string();
+        }
+    }
+
+    /// Answers every call of `route` (a [`route_name`]) with `exchange`;
+    /// `None` goes back to the scenario.
+    pub fn set_exchange(&self, route: &str, exchange: Option<Exchange>) {
+        if let Ok(mut x) = self.shared.exchanges.lock() {
+            match exchange {
+                Some(e) => x.insert(route.to_string(), e),
+                None => x.remove(route),
+            };
         }
     }
 
@@ -309,17 +398,7 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let name = match segs.as_slice() {
-        ["api", "v1", "statuses", _] => "status",
-        ["api", "v1", "statuses", _, "context"] => "context",
-        ["api", "v1", "accounts", _, "statuses"] => "account_statuses",
-        ["api", "v2", "search"] => "search_v2",
-        ["api", "v1", "search"] => "search_v1",
-        ["api", "v1", "blocks"] => "blocks",
-        ["api", "v1", "mutes"] => "mutes",
-        ["api", "v1", "domain_blocks"] => "domain_blocks",
-        _ => "other",
-    };
+    let name = route_name(&path);
     s.total.fetch_add(1, Ordering::SeqCst);
     if authed {
         s.authorized.fetch_add(1, Ordering::SeqCst);
@@ -333,6 +412,24 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         s.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(delay).await;
         s.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+    let canned = s
+        .exchanges
+        .lock()
+        .ok()
+        .and_then(|x| x.get(name).cloned())
+        .filter(|x| authed || !x.authorized_only);
+    if let Some(x) = canned {
+        let mut r = full(x.status, "application/json; charset=utf-8", x.body);
+        for (k, v) in &x.headers {
+            if let (Ok(k), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                hyper::header::HeaderValue::from_str(v),
+            ) {
+                r.headers_mut().insert(k, v);
+            }
+        }
+        return r;
     }
     let mode = s.mode.lock().map(|m| *m).unwrap_or(Mode::Ok);
     let old = s.old_server.load(Ordering::SeqCst);
@@ -369,7 +466,15 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
                 "text/html",
                 "<html><body>The page you were looking for doesn't exist.</body></html>",
             ),
-            ("blocks", _) => json(200, "[]"),
+            ("verify_credentials", _) if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
+            ("verify_credentials", _) => {
+                let id = s.scenario.expect()["author_account_id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                file(s, &format!("accounts/{id}.json"))
+            }
+            ("blocks", _) => json(200, s.blocks.lock().map(|m| m.clone()).unwrap_or_default()),
             ("mutes", _) => json(200, s.mutes.lock().map(|m| m.clone()).unwrap_or_default()),
             ("domain_blocks", _) => json(200, s.domain_blocks.lock().map(|m| m.clone()).unwrap_or_default()),
             _ => not_found(),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -54,8 +54,10 @@ pub enum Known {
 pub struct State {
     data: Mutex<StateFile>,
     path: Option<PathBuf>,
-    max_entries: usize,
-    miss_retry: Duration,
+    /// Config `max_state_entries` and `miss_retry_seconds`; a reload
+    /// changes them in place.
+    max_entries: AtomicUsize,
+    miss_retry_secs: AtomicU64,
     changed: Notify,
     /// Bumped on every change; the writer compares it to what it wrote.
     version: AtomicU64,
@@ -89,8 +91,8 @@ impl State {
         State {
             data: Mutex::new(data),
             path,
-            max_entries,
-            miss_retry,
+            max_entries: AtomicUsize::new(max_entries),
+            miss_retry_secs: AtomicU64::new(miss_retry.as_secs()),
             changed: Notify::new(),
             version: AtomicU64::new(0),
             written: AtomicU64::new(0),
@@ -163,6 +165,13 @@ impl State {
         self
     }
 
+    /// New bounds from a reloaded config; applied at once.
+    pub fn set_limits(&self, max_entries: usize, miss_retry: Duration) {
+        self.max_entries.store(max_entries, Ordering::Relaxed);
+        self.miss_retry_secs.store(miss_retry.as_secs(), Ordering::Relaxed);
+        self.change(|_| true);
+    }
+
     /// Whether the last write failed.
     pub fn write_failing(&self) -> bool {
         self.failing.load(Ordering::SeqCst)
@@ -177,7 +186,9 @@ impl State {
             return Known::Roots(ids.clone());
         }
         match d.misses.get(path) {
-            Some(&at) if now_unix().saturating_sub(at) < self.miss_retry.as_secs() => Known::RecentMiss,
+            Some(&at) if now_unix().saturating_sub(at) < self.miss_retry_secs.load(Ordering::Relaxed) => {
+                Known::RecentMiss
+            }
             _ => Known::Unknown,
         }
     }
@@ -259,11 +270,11 @@ impl State {
     /// Keeps at most `max_entries`: expired misses go first, then the
     /// oldest misses, and only then (never in practice) the oldest roots.
     fn bound(&self, d: &mut StateFile) {
-        let expired_before = now_unix().saturating_sub(self.miss_retry.as_secs());
-        if d.roots.len() + d.misses.len() > self.max_entries {
+        let expired_before = now_unix().saturating_sub(self.miss_retry_secs.load(Ordering::Relaxed));
+        if d.roots.len() + d.misses.len() > self.max_entries.load(Ordering::Relaxed) {
             d.misses.retain(|_, at| *at >= expired_before);
         }
-        while d.roots.len() + d.misses.len() > self.max_entries {
+        while d.roots.len() + d.misses.len() > self.max_entries.load(Ordering::Relaxed) {
             if let Some(oldest) = d.misses.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone()) {
                 d.misses.remove(&oldest);
             } else if let Some(oldest) = d
@@ -291,7 +302,7 @@ impl State {
                 .data
                 .lock()
                 .map_err(|_| std::io::Error::other("state lock poisoned"))?;
-            let expired_before = now_unix().saturating_sub(self.miss_retry.as_secs());
+            let expired_before = now_unix().saturating_sub(self.miss_retry_secs.load(Ordering::Relaxed));
             let mut snapshot = d.clone();
             snapshot.misses.retain(|_, at| *at >= expired_before);
             serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?
@@ -356,7 +367,13 @@ fn read_file(path: &Path) -> Result<Option<StateFile>, Unusable> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Unusable::Unreadable(e)),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Err(Unusable::Unreadable(e)),
+        // The directory is not there as it should be (not a directory, a
+        // broken mount): nothing to keep; start empty, the writer retries.
+        Err(e) => {
+            tracing::warn!("cannot open the state file {}: {e}; starting empty", path.display());
+            return Ok(None);
+        }
     };
     let mut text = Vec::new();
     file.take(limits::MAX_STATE_FILE_BYTES + 1)

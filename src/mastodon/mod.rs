@@ -38,6 +38,12 @@ pub enum UpstreamError {
     TooLarge(usize),
     #[error("the instance's answer is not the expected JSON: {0}")]
     Body(String),
+    /// 401/403 to a call made with the token: revoked, mistyped, or
+    /// missing a scope.
+    #[error(
+        "the instance refused the token (HTTP {0}); check it and its scopes (read:statuses read:search read:blocks read:mutes)"
+    )]
+    Refused(u16),
     /// Not the instance's fault: the fetch task panicked (a bug of ours).
     #[error("the fetch failed inside mastodon-comments (a bug; please report it)")]
     Bug,
@@ -119,6 +125,9 @@ pub struct Mastodon {
     max_body: usize,
     permits: Semaphore,
     rate: Mutex<RateState>,
+    /// After the instance refused the token (401), calls go without it
+    /// until then: public data still loads, and the log says why once.
+    token_refused_until: Mutex<Option<Instant>>,
     pub counters: Counters,
 }
 
@@ -133,6 +142,7 @@ impl Mastodon {
             max_body: config.max_response_bytes,
             permits: Semaphore::new(config.max_upstream_requests),
             rate: Mutex::new(RateState::default()),
+            token_refused_until: Mutex::new(None),
             counters: Counters::default(),
         })
     }
@@ -161,6 +171,14 @@ impl Mastodon {
         self.token.is_some()
     }
 
+    fn token_refused(&self) -> bool {
+        self.token_refused_until
+            .lock()
+            .ok()
+            .and_then(|u| *u)
+            .is_some_and(|u| u > Instant::now())
+    }
+
     /// GET an API path on the instance and decode its JSON. The caller
     /// bounds the time; this bounds bytes, concurrency and rate.
     pub async fn get<T: DeserializeOwned>(
@@ -174,7 +192,27 @@ impl Mastodon {
         self.check_rate()?;
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
-        let result = self.get_inner(path, query, auth).await;
+        let auth = match auth {
+            Auth::Token if self.token_refused() => Auth::Anonymous,
+            a => a,
+        };
+        let mut result = self.get_inner(path, query, auth).await;
+        if matches!(result, Err(UpstreamError::Refused(401))) && auth == Auth::Token {
+            if let Ok(mut until) = self.token_refused_until.lock() {
+                *until = Some(Instant::now() + limits::TOKEN_REFUSED_PAUSE);
+            }
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.counters.last_error.lock() {
+                *last = Some(UpstreamError::Refused(401).to_string());
+            }
+            tracing::error!(
+                "the instance refused the token (HTTP 401): check the token; reading public data without it for {}s",
+                limits::TOKEN_REFUSED_PAUSE.as_secs()
+            );
+            self.counters.calls.fetch_add(1, Ordering::Relaxed);
+            let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+            result = self.get_inner(path, query, Auth::Anonymous).await;
+        }
         if let Err(e) = &result
             && !matches!(e, UpstreamError::NotFound)
         {
@@ -213,6 +251,7 @@ impl Mastodon {
         match status {
             200 => {}
             404 => return Err(UpstreamError::NotFound),
+            401 | 403 if auth == Auth::Token && self.token.is_some() => return Err(UpstreamError::Refused(status)),
             429 => {
                 return Err(UpstreamError::RateLimited {
                     retry_after: self.blocked_for().unwrap_or(limits::DEFAULT_RETRY_AFTER),

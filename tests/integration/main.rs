@@ -4,6 +4,7 @@
 
 mod common;
 mod content;
+mod errors;
 mod process;
 mod properties;
 mod service;
