@@ -244,7 +244,7 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
             ));
         }
     };
-    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
         return err(format!(
             "\"url\" must be the instance's address only, got {:?}; write \"{}://{}\"",
             raw.url,
@@ -414,6 +414,11 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         let s = s.trim().to_string();
         if s.is_empty() {
             return err("\"hidden_statuses\" entries must be status ids or URLs, got \"\"");
+        }
+        // A status's page on the configured instance (`…/@alice@remote/ID`,
+        // as the author sees it) names its id there: hide by id too.
+        if let Some(id) = status_id_from(&s, &url) {
+            hidden_statuses.insert(id);
         }
         hidden_statuses.insert(s);
     }
@@ -607,6 +612,19 @@ mod tests {
         for u in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"] {
             parse(&format!(r#"{{"url": "{u}"}}"#)).expect(u);
         }
+    }
+
+    #[test]
+    fn hidden_statuses_by_id_url_or_the_instances_page_of_a_remote_status() {
+        let c = parse(
+            r#"{"url": "https://m.example", "hidden_statuses": ["5", "https://m.example/@alice@remote.example/6", "https://remote.example/users/alice/statuses/99"]}"#,
+        )
+        .expect("valid");
+        for want in ["5", "6", "https://remote.example/users/alice/statuses/99"] {
+            assert!(c.hidden_statuses.contains(want), "{want}: {:?}", c.hidden_statuses);
+        }
+        assert!(!c.hidden_statuses.contains("99"), "another server's id is not ours");
+        assert!(parse(r#"{"url": "https://:pw@m.example"}"#).is_err(), "no credentials in url");
     }
 
     #[test]
