@@ -18,10 +18,12 @@
  *                       the announcement post (everything before its last "/").
  *   data-heading        heading text. Default "Comments".
  *   data-heading-level  2 to 6: the heading element (h2 … h6). Default 2.
- *   data-avatars        "off": do not show avatars (the page then loads no image
- *                       from the commenters' instances except custom emoji).
+ *   data-avatars        "off": do not show avatars.
  *   data-media          "link": show attachments as text links instead of thumbnails;
  *                       "off": leave them out.
+ *   data-emoji          "off": show custom emoji as their :shortcode: text instead of
+ *                       images. With data-avatars="off" and data-media="link" (or
+ *                       "off") as well, the page loads no image from other servers.
  *   data-max-indent     nesting depth after which replies stop being indented
  *                       (still nested in the markup). Default 5.
  *
@@ -40,8 +42,12 @@
  * setAttribute with URLs checked to be absolute http(s)), except the HTML fields
  * toot, display_name and spoiler_text, which the daemon sanitizes. Those are
  * parsed in an inert <template> and rebuilt element by element from an
- * allow-list (Mastodon's own tags; <img> only as class="emoji"), so this
- * script stays safe with an answer from an older or compromised server.
+ * allow-list (toot: Mastodon's own tags; display_name and spoiler_text: text
+ * and custom emoji only; <img> only as class="emoji"), so this script stays
+ * safe with an answer from an older or compromised server. Maps keyed by
+ * answer strings have no prototype, so ids or types like "__proto__" are
+ * plain keys. Sensitive thumbnails get their src only when the reader asks.
+ * The fetch sends no cookies (credentials: 'omit').
  * It also accepts the Go original's answer (no acct, bot, edited, spoiler_text,
  * sensitive, media, favs, reblogs, withheld or stale fields).
  */
@@ -66,6 +72,9 @@
     author: 'Author',
     cwHint: 'Content warning',
     sensitive: 'Sensitive media: show',
+    noDescription: ' (no description)',
+    favourite: ['favourite', 'favourites'],
+    boost: ['boost', 'boosts'],
     stale: 'These comments may be out of date.',
     avatarOf: 'Avatar of ',
     attachment: { image: 'Image', video: 'Video', gifv: 'Animation', audio: 'Audio', unknown: 'Attachment' }
@@ -93,6 +102,11 @@
   var CLASS_NAMES = { mention: 1, hashtag: 1, ellipsis: 1, invisible: 1, 'quote-inline': 1 };
 
   var headingCounter = 0;
+  var hasOwn = Object.prototype.hasOwnProperty;
+
+  function has(obj, key) {
+    return hasOwn.call(obj, key);
+  }
 
   // -------------------------------------------------------------- utilities
 
@@ -155,41 +169,47 @@
 
   // Parse an HTML field in an inert <template> and rebuild it from the
   // allow-list into a fresh fragment. Nothing of the parsed tree is reused.
-  function sanitize(html) {
+  // mode.inline: text and custom emoji only (names, content warnings: they sit
+  // inside a link or a <summary>); mode.emoji === false: emoji as their text.
+  function sanitize(html, mode) {
     var out = document.createDocumentFragment();
     if (typeof html !== 'string' || html === '') return out;
     var tpl = document.createElement('template');
     tpl.innerHTML = html;
-    copyChildren(tpl.content, out, 0);
+    copyChildren(tpl.content, out, 0, mode || {});
     return out;
   }
 
-  function copyChildren(from, to, depth) {
+  var INLINE_BREAKS = { P: 1, BR: 1, LI: 1, BLOCKQUOTE: 1, PRE: 1, UL: 1, OL: 1 };
+
+  function copyChildren(from, to, depth, mode) {
     for (var n = from.firstChild; n; n = n.nextSibling) {
       if (n.nodeType === 3) {
         to.appendChild(document.createTextNode(n.nodeValue));
       } else if (n.nodeType === 1) {
-        copyElement(n, to, depth);
+        copyElement(n, to, depth, mode);
       }
     }
   }
 
-  function copyElement(n, to, depth) {
+  function copyElement(n, to, depth, mode) {
     var tag = n.tagName.toUpperCase();
     if (n.namespaceURI !== 'http://www.w3.org/1999/xhtml' || DROP_TAGS[tag] === 1) return;
     if (depth > 40) {
       to.appendChild(document.createTextNode(n.textContent));
       return;
     }
-    if (ALLOWED_TAGS[tag] !== 1) {
-      copyChildren(n, to, depth + 1);
+    if (ALLOWED_TAGS[tag] !== 1 || (mode.inline && tag !== 'IMG')) {
+      copyChildren(n, to, depth + 1, mode);
+      // Keep words apart where a block or line break is flattened.
+      if (mode.inline && INLINE_BREAKS[tag] === 1 && n.nextSibling) to.appendChild(document.createTextNode(' '));
       return;
     }
     if (tag === 'IMG') {
       var src = safeUrl(n.getAttribute('src'));
       var isEmoji = (' ' + (n.getAttribute('class') || '') + ' ').indexOf(' emoji ') >= 0;
       var alt = str(n.getAttribute('alt'));
-      if (!isEmoji || !src) {
+      if (!isEmoji || !src || mode.emoji === false) {
         if (alt) to.appendChild(document.createTextNode(alt));
         return;
       }
@@ -217,8 +237,38 @@
         e.setAttribute('rel', 'nofollow noopener noreferrer ugc');
       }
     }
-    copyChildren(n, e, depth + 1);
+    copyChildren(n, e, depth + 1, mode);
     to.appendChild(e);
+  }
+
+  // The text of a rendered name or warning, with custom emoji as their alt text
+  // (for labels: an avatar's alt, "in reply to").
+  function labelText(node) {
+    var s = '';
+    (function walk(n) {
+      for (var c = n.firstChild; c; c = c.nextSibling) {
+        if (c.nodeType === 3) s += c.nodeValue;
+        else if (c.nodeType === 1 && c.tagName === 'IMG') s += c.getAttribute('alt') || '';
+        else if (c.nodeType === 1) walk(c);
+      }
+    })(node);
+    return s.replace(/\s+/g, ' ').trim();
+  }
+
+  // Non-empty: some text, or a custom emoji image.
+  function hasContent(node) {
+    return node.textContent.trim() !== '' || !!node.querySelector('img');
+  }
+
+  // A count with an accessible name: the symbol is decoration, the label says
+  // what is counted (a title alone is only read on hover, by some readers).
+  function countElement(className, symbol, n, words) {
+    var label = plural(n, words[0], words[1]);
+    var e = el('span', className, symbol + '\u00a0' + n.toLocaleString());
+    e.setAttribute('role', 'img');
+    e.setAttribute('aria-label', label);
+    e.setAttribute('title', label);
+    return e;
   }
 
   function link(href, className, child) {
@@ -296,7 +346,8 @@
 
   function buildTree(comments) {
     var ids = Object.keys(comments).filter(function (id) { return isObject(comments[id]); });
-    var nodes = {};
+    // No prototype: an id such as "__proto__" or "constructor" is a plain key.
+    var nodes = Object.create(null);
     ids.forEach(function (id) {
       var c = comments[id];
       nodes[id] = { id: id, c: c, date: parseDate(c.date), children: [], parent: null };
@@ -304,10 +355,10 @@
     ids.forEach(function (id) {
       // Walk up the reply_to chain; a chain that loops makes a top-level reply.
       var parent = str(nodes[id].c.reply_to);
-      if (!Object.prototype.hasOwnProperty.call(nodes, parent) || parent === id) return;
-      var seen = {};
+      if (!has(nodes, parent) || parent === id) return;
+      var seen = Object.create(null);
       seen[id] = 1;
-      for (var p = parent; Object.prototype.hasOwnProperty.call(nodes, p); p = str(nodes[p].c.reply_to)) {
+      for (var p = parent; has(nodes, p); p = str(nodes[p].c.reply_to)) {
         if (seen[p] === 1) return;
         seen[p] = 1;
       }
@@ -353,12 +404,11 @@
     var header = el('header', 'mc-header');
 
     var name = el('bdi', 'mc-name');
-    name.appendChild(sanitize(str(author.display_name)));
-    var nameText = name.textContent;
-    if (!nameText.trim()) {
+    name.appendChild(sanitize(str(author.display_name), { inline: true, emoji: ctx.emoji }));
+    if (!hasContent(name)) {
       name.textContent = decodeEntities(str(author.acct)).replace(/^@/, '').split('@')[0] || 'Anonymous';
-      nameText = name.textContent;
     }
+    var nameText = labelText(name);
 
     if (ctx.avatars) {
       var avatarUrl = safeUrl(author.avatar);
@@ -420,35 +470,38 @@
     }
     var edited = parseDate(c.edited);
     if (edited) {
+      // Visible text, not only a tooltip: "edited <time>".
       meta.appendChild(document.createTextNode(' '));
-      var ed = el('span', 'mc-edited', TEXT.edited);
-      ed.setAttribute('title', formatDate(edited));
+      var ed = el('span', 'mc-edited', TEXT.edited + ' ');
+      ed.appendChild(timeElement(edited, 'mc-edited-date'));
       meta.appendChild(ed);
     }
     var favs = num(c.favs);
     if (favs > 0) {
       meta.appendChild(document.createTextNode(' '));
-      var f = el('span', 'mc-favs', '★ ' + favs.toLocaleString());
-      f.setAttribute('title', plural(favs, 'favourite', 'favourites'));
-      meta.appendChild(f);
+      meta.appendChild(countElement('mc-favs', '★', favs, TEXT.favourite));
+    }
+    var boosts = num(c.reblogs);
+    if (boosts > 0) {
+      meta.appendChild(document.createTextNode(' '));
+      meta.appendChild(countElement('mc-boosts', '↻', boosts, TEXT.boost));
     }
     header.appendChild(meta);
     article.appendChild(header);
 
     var content = el('div', 'mc-content');
-    content.appendChild(sanitize(str(c.toot)));
+    content.appendChild(sanitize(str(c.toot), { emoji: ctx.emoji }));
     content.setAttribute('dir', textDirection(content));
     var media = ctx.media !== 'off' ? renderMedia(c, ctx) : null;
 
     var cw = str(c.spoiler_text);
-    var cwFragment = sanitize(cw);
-    if (cwFragment.textContent.trim() || cwFragment.querySelector('img')) {
+    var cwText = el('span', 'mc-cw-text');
+    cwText.appendChild(sanitize(cw, { inline: true, emoji: ctx.emoji }));
+    if (hasContent(cwText)) {
       var details = el('details', 'mc-cw');
       var summary = el('summary', 'mc-cw-summary');
       var label = el('span', 'mc-cw-label', TEXT.cwHint + ': ');
-      var cwText = el('span', 'mc-cw-text');
       cwText.setAttribute('dir', 'auto');
-      cwText.appendChild(cwFragment);
       summary.appendChild(label);
       summary.appendChild(cwText);
       details.appendChild(summary);
@@ -462,7 +515,7 @@
     li.appendChild(article);
 
     if (node.children.length) {
-      var ol = el('ol', 'mc-replies');
+      var ol = list('ol', 'mc-replies');
       if (depth + 1 > ctx.maxIndent) ol.className += ' mc-replies--flat';
       node.children.forEach(function (child) { ol.appendChild(renderComment(child, depth + 1, ctx, nameText)); });
       li.appendChild(ol);
@@ -470,13 +523,22 @@
     return li;
   }
 
+  // A list whose markers the style sheet removes: role="list" keeps its list
+  // semantics in Safari/VoiceOver, which drops them under list-style: none.
+  function list(tag, className) {
+    var e = el(tag, className);
+    e.setAttribute('role', 'list');
+    return e;
+  }
+
   function renderMedia(c, ctx) {
     if (!Array.isArray(c.media) || c.media.length === 0) return null;
     var sensitive = c.sensitive === true;
-    var ul = el('ul', 'mc-media');
+    var ul = list('ul', 'mc-media');
     c.media.forEach(function (m) {
       if (!isObject(m)) return;
-      var type = TEXT.attachment[str(m.type)] ? str(m.type) : 'unknown';
+      // Own keys only: a type such as "constructor" or "__proto__" is unknown.
+      var type = has(TEXT.attachment, str(m.type)) ? str(m.type) : 'unknown';
       var alt = decodeEntities(str(m.description));
       var url = safeUrl(m.url);
       var preview = safeUrl(m.preview_url) || (type === 'image' ? url : null);
@@ -487,27 +549,39 @@
         return;
       }
       var img = el('img', 'mc-thumb');
-      img.setAttribute('src', preview);
-      img.setAttribute('alt', alt);
-      if (alt) img.setAttribute('title', alt);
       img.setAttribute('width', String(THUMB_W));
       img.setAttribute('height', String(THUMB_H));
       img.setAttribute('loading', 'lazy');
       img.setAttribute('decoding', 'async');
       img.setAttribute('referrerpolicy', 'no-referrer');
+      var show = function () {
+        img.setAttribute('alt', alt);
+        if (alt) img.setAttribute('title', alt);
+        img.setAttribute('src', preview);
+      };
       var a = link(url, 'mc-media-link', img);
+      if (a.tagName === 'A' && !alt) a.setAttribute('aria-label', TEXT.attachment[type] + TEXT.noDescription);
       if (type === 'video' || type === 'gifv' || type === 'audio') {
         var badge = el('span', 'mc-media-type', TEXT.attachment[type]);
         a.appendChild(badge);
       }
       li.appendChild(a);
-      if (sensitive) {
+      if (!sensitive) {
+        show();
+      } else {
+        // Nothing is loaded until the reader asks: the <img> has no src (a
+        // neutral box of the thumbnail's size), so it stays hidden with or
+        // without the style sheet.
         li.className += ' mc-sensitive';
+        img.setAttribute('alt', '');
+        img.className += ' mc-thumb--hidden';
         if (a.tagName === 'A') a.setAttribute('tabindex', '-1');
         a.setAttribute('aria-hidden', 'true');
         var button = el('button', 'mc-reveal', TEXT.sensitive);
         button.setAttribute('type', 'button');
         button.addEventListener('click', function () {
+          show();
+          img.className = img.className.replace(/\s*\bmc-thumb--hidden\b/, '');
           li.className = li.className.replace(/\s*\bmc-sensitive\b/, '') + ' mc-revealed';
           a.removeAttribute('tabindex');
           a.removeAttribute('aria-hidden');
@@ -573,6 +647,7 @@
       avatars: opts.avatars !== 'off',
       media: opts.media === 'off' || opts.media === 'link' ? opts.media : 'thumbnails',
       maxIndent: parseInt(opts.maxIndent, 10) >= 0 ? parseInt(opts.maxIndent, 10) : 5,
+      emoji: opts.emoji !== 'off',
       authorUrl: authorUrlOf(opts, stats)
     };
     var tree = buildTree(data.comments);
@@ -589,7 +664,7 @@
     if (data.stale === true) s.appendChild(el('p', 'mc-status mc-stale', TEXT.stale));
 
     if (tree.length) {
-      var ol = el('ol', 'mc-thread');
+      var ol = list('ol', 'mc-thread');
       tree.forEach(function (n) { ol.appendChild(renderComment(n, 0, ctx)); });
       s.appendChild(ol);
     } else {
@@ -621,6 +696,7 @@
       headingLevel: d.headingLevel,
       avatars: d.avatars,
       media: d.media,
+      emoji: d.emoji,
       maxIndent: d.maxIndent
     };
     if (!opts.src || typeof fetch !== 'function') return;
@@ -633,7 +709,8 @@
     var timer = controller ? setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS) : null;
     fetch(opts.src, {
       headers: { Accept: 'application/json' },
-      credentials: 'same-origin',
+      // The answer is public: no cookies or HTTP authentication are sent.
+      credentials: 'omit',
       signal: controller ? controller.signal : undefined
     }).then(function (res) {
       if (!res.ok) {

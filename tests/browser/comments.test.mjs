@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -28,6 +29,8 @@ const BIN = process.env.MC_BIN || path.join(REPO, 'target/debug/mastodon-comment
 const OUT = process.env.MC_TEST_OUT || path.join(REPO, 'target/browser-screenshots');
 const CHROMIUM = process.env.MC_CHROMIUM || '/usr/bin/chromium';
 const LEGACY_PAGE = fs.readFileSync(path.join(HERE, 'legacy-jquery-style.html'), 'utf8');
+// A naive script using the new fields, with every string in every attribute context.
+const NAIVE_PAGE = fs.readFileSync(path.join(HERE, 'legacy-naive-fields.html'), 'utf8');
 // The page, script and style sheet of this tree. The daemon embeds web/ at
 // build time; the pages below get these files from disk, so an edit to web/
 // is tested without a rebuild, and one test checks that the binary serves the
@@ -51,7 +54,7 @@ const daemons = new Set();
 
 async function startDemo(scenario) {
   const args = ['demo', '--listen', '127.0.0.1:0'];
-  if (scenario) args.push('--fixtures', path.join(FIXTURES, scenario));
+  if (scenario) args.push('--fixtures', path.isAbsolute(scenario) ? scenario : path.join(FIXTURES, scenario));
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' } });
   daemons.add(child);
   let stderr = '';
@@ -195,24 +198,44 @@ function articleUrl(base, exp) {
 }
 
 // Elements, attributes and URLs that must not appear in rendered output.
-// Runs in the page; returns a list of problems.
-function domProblems({ rootSelector, requireAbsoluteUrls, allowedScripts }) {
+// Runs in the page; returns a list of problems. Each problem names the
+// insertion it sits in when the page labels them (data-ctx, see
+// legacy-naive-fields.html).
+//
+// handlerNamesOnly (the naive pages): an attribute counts as an event handler
+// when its name is "on" followed by letters only, the shape of every handler
+// name. A naive page that concatenates a string into a quoted attribute turns
+// the text after a closing quote into attribute names; a name such as
+// "onerror%3dalert(1)" (from a percent-encoded URL path) is inert and is not
+// reported. For our own script every attribute starting with "on" is.
+function domProblems({ rootSelector, requireAbsoluteUrls, allowedScripts, handlerNamesOnly = false }) {
   const problems = [];
   const roots = [...document.querySelectorAll(rootSelector)];
   if (!roots.length) return [`no ${rootSelector}`];
   const badTags = ['script', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet', 'svg', 'math', 'style',
-    'link', 'meta', 'base', 'form', 'input', 'textarea', 'select', 'video', 'audio', 'source', 'portal'];
+    'link', 'meta', 'base', 'form', 'input', 'textarea', 'select', 'video', 'audio', 'source', 'portal',
+    'dialog', 'button'];
+  // Elements the page itself made that may carry id= or be a <button>: the
+  // naive pages list theirs; our script's heading and its own two buttons.
+  const ownIds = new Set([...(window.__legacyOwn || []), ...document.querySelectorAll('.mastodon-comments > section.mc-comments > .mc-heading')]);
+  const ownButtons = new Set(document.querySelectorAll(
+    '.mastodon-comments .mc-media > .mc-media-item > button.mc-reveal[type="button"], .mastodon-comments .mc-reply > .mc-reply-note > button.mc-copy[type="button"]'));
+  const where = (e) => {
+    const ctx = e.closest('[data-ctx]');
+    return ctx ? ` (in ${ctx.getAttribute('data-ctx')})` : '';
+  };
   for (const e of roots.flatMap((r) => [...r.querySelectorAll('*')])) {
-    if (badTags.includes(e.localName)) problems.push(`element <${e.localName}>`);
+    if (badTags.includes(e.localName) && !ownButtons.has(e)) problems.push(`element <${e.localName}>${where(e)}`);
     for (const a of e.attributes) {
       const name = a.name.toLowerCase();
       const value = a.value;
-      if (name.startsWith('on')) problems.push(`attribute ${name} on <${e.localName}>`);
-      if (['style', 'srcdoc', 'formaction', 'xlink:href', 'background', 'poster', 'srcset', 'action'].includes(name)) {
-        problems.push(`attribute ${name} on <${e.localName}>`);
+      if (handlerNamesOnly ? /^on[a-z]*$/.test(name) : name.startsWith('on')) problems.push(`attribute ${name}=${JSON.stringify(value)} on <${e.localName}>${where(e)}`);
+      if (['style', 'srcdoc', 'formaction', 'xlink:href', 'background', 'poster', 'srcset', 'action', 'popover', 'popovertarget', 'name'].includes(name)) {
+        problems.push(`attribute ${name}=${JSON.stringify(value)} on <${e.localName}>${where(e)}`);
       }
+      if (name === 'id' && !ownIds.has(e)) problems.push(`attribute id=${JSON.stringify(value)} on <${e.localName}>${where(e)}`);
       const squashed = value.replace(/[\u0000-\u0020\u007f]/g, '').toLowerCase();
-      if (/^(javascript|vbscript|data):/.test(squashed)) problems.push(`${name}="${value}" on <${e.localName}>`);
+      if (/^(javascript|vbscript|data):/.test(squashed)) problems.push(`${name}="${value}" on <${e.localName}>${where(e)}`);
       if (['href', 'src', 'cite'].includes(name) && requireAbsoluteUrls) {
         let ok = false;
         try { const u = new URL(value); ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.href === value; } catch { ok = false; }
@@ -225,12 +248,14 @@ function domProblems({ rootSelector, requireAbsoluteUrls, allowedScripts }) {
   if (extra.length || scripts.length !== allowedScripts.length) problems.push(`scripts in the document: ${JSON.stringify(scripts)}`);
   if (document.querySelectorAll('iframe, frame, object, embed').length) problems.push('frames or plugins in the document');
   if (document.querySelectorAll('base, meta[http-equiv]').length) problems.push('<base> or <meta http-equiv> in the document');
+  if (document.querySelectorAll('dialog, [popover]').length) problems.push('<dialog> or [popover] in the document');
   return problems;
 }
 
 // Structure of the rendered thread: id -> {parent (closest ancestor comment id or null), depth, top}
+// (Built here from entries: an id such as "__proto__" stays a plain key.)
 async function threadOf(page) {
-  return page.$$eval('[data-comment-id]', (els) => Object.fromEntries(els.map((e) => {
+  return Object.fromEntries(await page.$$eval('[data-comment-id]', (els) => els.map((e) => {
     const parentLi = e.parentElement.closest('[data-comment-id]');
     return [e.getAttribute('data-comment-id'), {
       parent: parentLi ? parentLi.getAttribute('data-comment-id') : null,
@@ -301,6 +326,11 @@ test('a-simple-thread: five comments, nesting, order, stats, avatars, links', as
       assert.equal(await avatar.getAttribute('height'), '48');
       assert.ok((await avatar.getAttribute('alt')).includes(c.author.display_name_text));
       assert.equal(await own.locator('time').getAttribute('datetime'), c.date, `${id} date`);
+      // The date is shown in the reader's locale (en-GB here), not as the raw ISO string.
+      const shown = (await own.locator('time').textContent()).trim();
+      assert.ok(shown !== '' && shown !== c.date && !/\d{4}-\d\d-\d\dT/.test(shown), `${id} date text ${JSON.stringify(shown)}`);
+      assert.match(shown, /\b2026\b/, `${id} date text ${JSON.stringify(shown)}`);
+      assert.equal(shown, new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(c.date)), `${id} date text`);
       assert.equal(await own.locator('a.mc-permalink').getAttribute('href'), c.url, `${id} link`);
       const text = await own.locator('.mc-content').textContent();
       for (const t of c.text_contains || []) assert.ok(text.replace(/\u00a0/g, ' ').includes(t.replace(/\u00a0/g, ' ')), `${id} text ${JSON.stringify(t)} in ${JSON.stringify(text)}`);
@@ -308,6 +338,18 @@ test('a-simple-thread: five comments, nesting, order, stats, avatars, links', as
     // The author's own reply is marked (author derived from the announcement's URL).
     assert.equal(await page.locator('[data-comment-id="116843939838175762"].mc-comment--author').count(), 1);
     assert.equal(await page.locator('.mc-comment--author').count(), 1);
+
+    // Lists keep their semantics although the style sheet removes the markers
+    // (Safari drops them under list-style: none without role="list").
+    assert.equal(await page.locator('ol.mc-thread[role="list"]').count(), 1);
+    assert.equal(await page.locator('ol.mc-replies:not([role="list"]), ol.mc-thread:not([role="list"])').count(), 0);
+    assert.equal(await page.getByRole('list').count(), await page.locator('.mastodon-comments ol').count());
+    // Favourite counts have an accessible name, not only a tooltip.
+    for (const [id, n] of [['116843824087040785', 2], ['116843939838175762', 3], ['116843909470822146', 1]]) {
+      const favs = page.locator(`[data-comment-id="${id}"] > .mc-body .mc-favs`);
+      assert.match(await favs.textContent(), new RegExp(`★\\s${n}$`));
+      assert.equal(await page.locator(`[data-comment-id="${id}"] > .mc-body`).getByRole('img', { name: `${n} ${n === 1 ? 'favourite' : 'favourites'}`, exact: true }).count(), 1, `${id}: favourites named`);
+    }
 
     assert.deepEqual(log.errors, []);
     assert.deepEqual(log.dialogs, []);
@@ -377,34 +419,104 @@ test('b-emoji-cw-media: content warning, alt text, sensitive media, custom emoji
     assert.equal(await details.locator('.mc-content').isVisible(), false, 'body hidden behind the warning');
     assert.equal(await details.locator('img.mc-thumb').isVisible(), false, 'media hidden behind the warning');
 
-    // Media thumbnail: preview, link, exact alt text.
+    // Media thumbnail: sensitive, so nothing is loaded yet: an <img> without
+    // src or srcset, a neutral box of the thumbnail's size.
     const thumb = details.locator('img.mc-thumb');
     assert.equal(await thumb.count(), cw.media_alt.length);
-    assert.equal(await thumb.first().getAttribute('alt'), cw.media_alt[0]);
-    assert.equal(await thumb.first().evaluate((img) => img.alt), 'A walnut desk with a 36-key split keyboard, coiled "aviator" cables & a mug that says <WORK>');
-    assert.equal(await thumb.first().getAttribute('loading'), 'lazy');
+    const answer = await (await page.request.get(articleUrl(demo.base, exp) + 'comments.json')).json();
+    const sensitiveMedia = answer.comments[cwId].media[0];
+    assert.equal(answer.comments[cwId].sensitive, true);
+    const mediaUrls = [sensitiveMedia.url, sensitiveMedia.preview_url];
+    assert.equal(await thumb.first().getAttribute('src'), null, 'no src before the reveal');
+    assert.equal(await thumb.first().getAttribute('srcset'), null, 'no srcset before the reveal');
     assert.equal(await thumb.first().getAttribute('referrerpolicy'), 'no-referrer');
-    assert.ok(await thumb.first().getAttribute('width'));
-    assert.ok(await thumb.first().getAttribute('height'));
+    assert.equal(await thumb.first().getAttribute('width'), '160');
+    assert.equal(await thumb.first().getAttribute('height'), '120');
 
-    // Open the warning; the sensitive image is still blurred until its button is used (keyboard).
-    await details.locator('summary').click();
-    assert.equal(await details.evaluate((d) => d.open), true);
+    // Keyboard: from the stats link, Tab walks the comments in document order,
+    // only to visible elements, and reaches the content warning's <summary>;
+    // nothing inside the closed warning is reachable.
+    await page.locator('.mc-stats a').focus();
+    const walk = async (stopSelector, max) => {
+      await page.evaluate(() => { window.__focusWalk = [document.activeElement]; });
+      for (let i = 0; i < max; i++) {
+        await page.keyboard.press('Tab');
+        const done = await page.evaluate((sel) => { window.__focusWalk.push(document.activeElement); return document.activeElement.matches(sel); }, stopSelector);
+        if (done) break;
+      }
+      return page.evaluate(() => {
+        const seq = window.__focusWalk;
+        const problems = [];
+        for (let i = 1; i < seq.length; i++) {
+          const e = seq[i];
+          const r = e.getBoundingClientRect();
+          if (!(r.width > 0 && r.height > 0) || getComputedStyle(e).visibility === 'hidden') problems.push(`invisible focus: ${e.outerHTML.slice(0, 80)}`);
+          if (!(seq[i - 1].compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING)) problems.push(`focus went backwards to ${e.outerHTML.slice(0, 80)}`);
+          if (e.closest('details:not([open])') && e.localName !== 'summary') problems.push(`focus inside a closed warning: ${e.outerHTML.slice(0, 80)}`);
+          if (e.closest('[aria-hidden="true"]')) problems.push(`focus inside aria-hidden: ${e.outerHTML.slice(0, 80)}`);
+        }
+        const names = seq.map((e) => `${e.localName}.${[...e.classList].join('.')}@${e.closest('[data-comment-id]')?.getAttribute('data-comment-id') || '-'}`);
+        return { problems, names };
+      });
+    };
+    const closedWalk = await walk('a.mc-reply-link', 80);
+    assert.deepEqual(closedWalk.problems, [], closedWalk.names.join('\n'));
+    assert.ok(closedWalk.names.includes(`summary.mc-cw-summary@${cwId}`), `Tab reaches the warning: ${closedWalk.names.join(', ')}`);
+    assert.match(closedWalk.names.at(-1), /^a\.mc-reply-link/, 'Tab reaches the reply link');
+    // In each comment: author link, then the permalink, then the warning.
+    const inCw = closedWalk.names.filter((n) => n.endsWith('@' + cwId));
+    assert.deepEqual(inCw, [`a.mc-author@${cwId}`, `a.mc-permalink@${cwId}`, `summary.mc-cw-summary@${cwId}`]);
+    assert.ok(!closedWalk.names.some((n) => /mc-reveal|mc-media-link/.test(n) && n.endsWith('@' + cwId)), 'nothing behind the warning is reachable');
+
+    // Enter and Space toggle the warning.
+    const summary = details.locator('summary');
+    await summary.focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await details.evaluate((d) => d.open), true, 'Enter opens the warning');
+    await page.keyboard.press('Space');
+    assert.equal(await details.evaluate((d) => d.open), false, 'Space closes it');
+    await page.keyboard.press('Space');
+    assert.equal(await details.evaluate((d) => d.open), true, 'Space opens it');
     assert.equal(await details.locator('.mc-content').isVisible(), true);
+
+    // Open: the next Tab stops lead into the reply and to the reveal button,
+    // not to the hidden media link.
+    const openWalk = await walk('button.mc-reveal', 10);
+    assert.deepEqual(openWalk.problems, [], openWalk.names.join('\n'));
+    assert.equal(openWalk.names.at(-1), `button.mc-reveal@${cwId}`, `Tab reaches the reveal button: ${openWalk.names.join(', ')}`);
+
     const item = details.locator('.mc-media-item').first();
     assert.match(await item.getAttribute('class'), /\bmc-sensitive\b/);
-    assert.match(await thumb.first().evaluate((i) => getComputedStyle(i).filter), /blur/);
     const button = item.locator('button.mc-reveal');
     assert.equal(await button.isVisible(), true);
     assert.equal(await button.evaluate((b) => b.tabIndex), 0, 'reveal button is in the tab order');
-    assert.equal(await item.locator('a.mc-media-link').getAttribute('tabindex'), '-1', 'blurred link out of the tab order');
-    await button.focus();
+    assert.equal(await item.locator('a.mc-media-link').getAttribute('tabindex'), '-1', 'hidden link out of the tab order');
+    const box = await thumb.first().boundingBox();
+    assert.ok(Math.round(box.width) === 160 && Math.round(box.height) === 120, `placeholder ${box.width}x${box.height}`);
+    await page.waitForLoadState('networkidle').catch(() => {});
+    assert.deepEqual(log.requests.filter((u) => mediaUrls.includes(u)), [], 'no request for the sensitive media before the reveal');
+    assert.equal(await thumb.first().getAttribute('src'), null);
+    await own.screenshot({ path: path.join(OUT, 'b-sensitive-before-reveal.png') });
+
+    // Reveal with the keyboard: now it loads, at the same size.
+    const loaded = page.waitForRequest(sensitiveMedia.preview_url, { timeout: 5000 });
     await page.keyboard.press('Enter');
-    await thumb.first().evaluate((i) => Promise.all(i.getAnimations().map((a) => a.finished)));
+    await loaded;
+    await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await thumb.first().elementHandle(), { timeout: 5000 });
+    assert.equal(await thumb.first().getAttribute('src'), sensitiveMedia.preview_url);
+    assert.equal(await thumb.first().getAttribute('alt'), cw.media_alt[0]);
+    assert.equal(await thumb.first().evaluate((img) => img.alt), 'A walnut desk with a 36-key split keyboard, coiled "aviator" cables & a mug that says <WORK>');
+    assert.equal(await thumb.first().getAttribute('loading'), 'lazy');
+    const after = await thumb.first().boundingBox();
+    assert.ok(Math.round(after.width) === 160 && Math.round(after.height) === 120, `revealed ${after.width}x${after.height}`);
     assert.doesNotMatch(await item.getAttribute('class'), /\bmc-sensitive\b/);
-    assert.equal(await thumb.first().evaluate((i) => getComputedStyle(i).filter), 'none');
+    assert.match(await item.getAttribute('class'), /\bmc-revealed\b/);
     assert.equal(await item.locator('a.mc-media-link').getAttribute('tabindex'), null);
+    assert.equal(await item.locator('a.mc-media-link').getAttribute('aria-hidden'), null);
     assert.equal(await item.locator('button.mc-reveal').count(), 0);
+    assert.equal(await page.evaluate(() => document.activeElement.className), 'mc-media-link', 'focus moves to the revealed link');
+    // The media list keeps list semantics.
+    assert.equal(await page.locator('ul.mc-media:not([role="list"])').count(), 0);
 
     // Custom emoji images where expect.json says, and nowhere else.
     for (const [id, where] of Object.entries(exp.emoji_images)) {
@@ -422,10 +534,19 @@ test('b-emoji-cw-media: content warning, alt text, sensitive media, custom emoji
     }
     // Shortcodes that are not emoji stay text.
     assert.match(await page.locator('[data-comment-id="116885472149506833"] > .mc-body .mc-content').textContent(), /:not_an_emoji:/);
-    // The bot is marked as a bot; its gifv without description has an empty alt.
-    assert.equal(await page.locator('[data-comment-id="116885658009864979"] > .mc-body .mc-bot').count(), 1);
-    const gifv = page.locator('[data-comment-id="116885658009864979"] > .mc-body img.mc-thumb');
-    if (await gifv.count()) assert.equal(await gifv.first().getAttribute('alt'), '');
+    // The bot is marked as a bot; its gifv without description has an empty
+    // alt, and its link still has an accessible name.
+    const bot = page.locator('[data-comment-id="116885658009864979"] > .mc-body');
+    assert.equal(await bot.locator('.mc-bot').count(), 1);
+    const gifv = bot.locator('img.mc-thumb');
+    assert.equal(await gifv.count(), 1);
+    assert.equal(await gifv.first().getAttribute('alt'), '');
+    assert.equal(await bot.getByRole('link', { name: 'Animation (no description)', exact: true }).count(), 1);
+    // Every media link has a name (its image's alt, or the label).
+    for (const a of await page.locator('a.mc-media-link').all()) {
+      const named = await a.evaluate((e) => !!(e.getAttribute('aria-label') || e.textContent.trim() || [...e.querySelectorAll('img')].some((i) => i.alt)));
+      assert.ok(named, 'media link without an accessible name');
+    }
     // Right-to-left text keeps its direction.
     assert.equal(await page.locator('[data-comment-id="116888666112002839"] > .mc-body .mc-content').evaluate((e) => getComputedStyle(e).direction), 'rtl');
 
@@ -483,20 +604,84 @@ function imageUrlsOf(answer) {
   return urls;
 }
 
-async function assertNothingExecuted(page, log, base, label, allowedImages = new Set()) {
+// What ran or loaded that should not have: dialogs, trapped calls,
+// navigations, requests to the hostile host other than the allowed images,
+// non-http requests. Returns a list of problems.
+async function executionProblems(page, log, base, allowedImages = new Set()) {
   // Give late handlers (image errors, timers) a moment.
   await page.waitForLoadState('networkidle').catch(() => {});
   await page.waitForTimeout(500);
-  assert.deepEqual(log.dialogs, [], `${label}: dialogs`);
-  assert.deepEqual(await page.evaluate(() => window.__mcTrap), [], `${label}: trapped calls`);
-  assert.deepEqual(log.navigations.length, 1, `${label}: navigations ${JSON.stringify(log.navigations)}`);
-  assert.equal(new URL(page.url()).origin, new URL(base).origin, `${label}: still on the page`);
-  const evil = log.requests.filter((u) => {
-    try { return /(^|\.)evil\.example$/.test(new URL(u).hostname) && !allowedImages.has(u); } catch { return false; }
-  });
-  assert.deepEqual(evil, [], `${label}: requests to evil.example`);
-  const odd = log.requests.filter((u) => !/^https?:/.test(u));
-  assert.deepEqual(odd, [], `${label}: non-http requests`);
+  const problems = [];
+  for (const d of log.dialogs) problems.push(`dialog ${d}`);
+  for (const t of await page.evaluate(() => window.__mcTrap)) problems.push(`trapped call ${t}`);
+  if (log.navigations.length !== 1) problems.push(`navigations ${JSON.stringify(log.navigations)}`);
+  if (new URL(page.url()).origin !== new URL(base).origin) problems.push(`left the page for ${page.url()}`);
+  for (const u of log.requests) {
+    let host = '';
+    try { host = new URL(u).hostname; } catch { /* counted below */ }
+    if (/(^|\.)evil\.example$/.test(host) && !allowedImages.has(u)) problems.push(`request to ${u}`);
+    if (!/^https?:/.test(u)) problems.push(`non-http request ${u.slice(0, 100)}`);
+  }
+  return problems;
+}
+
+async function assertNothingExecuted(page, log, base, label, allowedImages = new Set()) {
+  assert.deepEqual(await executionProblems(page, log, base, allowedImages), [], label);
+}
+
+// Every string of an answer as the URL a naive page requests when it puts the
+// string into a src (legacy-naive-fields.html does, for every string).
+function stringUrlsOf(answer, pageUrl) {
+  const urls = new Set();
+  const walk = (v) => {
+    if (typeof v === 'string') { try { urls.add(new URL(v, pageUrl).href); } catch { /* not a URL */ } } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.entries(v).forEach(([k, x]) => { walk(k); walk(x); });
+  };
+  walk(answer);
+  return urls;
+}
+
+const NAIVE_PAGES = {
+  'legacy-jquery-style.html': { body: LEGACY_PAGE, label: "the Go original's page script" },
+  'legacy-naive-fields.html': { body: NAIVE_PAGE, label: 'a naive script, every field in every attribute context' },
+};
+
+// Loads one of the naive pages on an article of a running demo; returns every
+// problem the hostile-content checks find there (nothing executed, nothing
+// requested from the hostile host, no dangerous element or attribute, nothing
+// planted outside the page's containers), and writes a screenshot.
+// With `answer`, the page gets that instead of the daemon's.
+async function naivePageProblems(demo, article, pageName, shot, answer = null) {
+  const { context, page, log } = await openPage({ base: demo.base });
+  try {
+    const pageUrl = article + pageName;
+    await context.route(pageUrl, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: NAIVE_PAGES[pageName].body }));
+    if (answer) {
+      await context.route(article + 'comments.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer) }));
+    } else {
+      answer = await (await page.request.get(article + 'comments.json')).json();
+    }
+    await page.goto(pageUrl);
+    await page.waitForSelector('body[data-done]', { state: 'attached', timeout: 20000 });
+    const problems = [];
+    const error = await page.getAttribute('body', 'data-error');
+    if (error !== null) problems.push(`the page script failed: ${error}`);
+    const inserted = await page.locator('#comments .comment').count();
+    if (inserted < Object.keys(answer.comments).length) problems.push(`only ${inserted} comments inserted`);
+    const allowed = imageUrlsOf(answer);
+    if (pageName === 'legacy-naive-fields.html') for (const u of stringUrlsOf(answer, pageUrl)) allowed.add(u);
+    problems.push(...await executionProblems(page, log, demo.base, allowed));
+    problems.push(...await page.evaluate(domProblems, { rootSelector: '#mastodon-stats, #comments', requireAbsoluteUrls: false, allowedScripts: ['inline'], handlerNamesOnly: true }));
+    // Nothing outside the containers: the body holds what the page put there.
+    const body = await page.$$eval('body > *', (els) => els.map((e) => e.localName + (e.id ? '#' + e.id : '')));
+    if (JSON.stringify(body) !== JSON.stringify(['h1', 'div#mastodon-stats', 'div#comments', 'script'])) problems.push(`body children ${JSON.stringify(body)}`);
+    if (await page.locator('#mastodon-stats .comment').count()) problems.push('a comment inside the stats');
+    for (const e of log.errors) problems.push(`page error ${e}`);
+    await screenshot(page, shot);
+    return problems;
+  } finally {
+    await context.close();
+  }
 }
 
 test('d-hostile: our script renders hostile content inert', async () => {
@@ -563,25 +748,14 @@ test('d-hostile: our script renders hostile content inert', async () => {
   } finally {
     await context.close();
   }
-  // The Go original's page script, inserting the same answer with innerHTML.
-  const legacy = await openPage({ base: demo.base });
+  // The Go original's page script, and a naive script that also uses the new
+  // fields and puts every string into quoted attributes, href and src,
+  // inserting the same answer with innerHTML.
   try {
-    const pageUrl = articleUrl(demo.base, exp) + 'legacy-jquery-style.html';
-    await legacy.context.route(pageUrl, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: LEGACY_PAGE }));
-    await legacy.page.goto(pageUrl);
-    await legacy.page.waitForSelector('body[data-done]', { state: 'attached', timeout: 20000 });
-    assert.equal(await legacy.page.getAttribute('body', 'data-error'), null, 'the old script ran to completion');
-    assert.ok(await legacy.page.locator('#comments .comment').count() >= 6, 'comments inserted');
-    const answer = await (await legacy.page.request.get(articleUrl(demo.base, exp) + 'comments.json')).json();
-    await assertNothingExecuted(legacy.page, legacy.log, demo.base, 'jQuery-style page', imageUrlsOf(answer));
-    const problems = await legacy.page.evaluate(domProblems, { rootSelector: '#mastodon-stats, #comments', requireAbsoluteUrls: false, allowedScripts: ['inline'] });
-    assert.deepEqual(problems, []);
-    // Every comment element stayed inside the comments container.
-    assert.equal(await legacy.page.locator('body > .comment, #mastodon-stats .comment').count(), 0);
-    assert.deepEqual(legacy.log.errors, []);
-    await screenshot(legacy.page, 'd-hostile-legacy-script');
+    const article = articleUrl(demo.base, exp);
+    assert.deepEqual(await naivePageProblems(demo, article, 'legacy-jquery-style.html', 'd-hostile-legacy-script'), [], NAIVE_PAGES['legacy-jquery-style.html'].label);
+    assert.deepEqual(await naivePageProblems(demo, article, 'legacy-naive-fields.html', 'd-hostile-legacy-naive-fields'), [], NAIVE_PAGES['legacy-naive-fields.html'].label);
   } finally {
-    await legacy.context.close();
     await demo.stop();
   }
 });
@@ -621,6 +795,16 @@ test('d-hostile, unsanitized (as the Go original sent it): the old script runs i
       assert.ok(log.dialogs.length > 0, 'the dialog trap fires on the unsanitized answer');
       assert.ok(log.navigations.length > 1, 'the navigation trap fires on the unsanitized answer');
       assert.ok(log.requests.some((u) => u.startsWith('https://evil.example/')), 'the request log sees evil.example');
+      await context.close();
+    }
+    // Control: the naive all-fields page runs it too, and its checks see it.
+    {
+      const { context, page, log } = await openPage({ base: demo.base });
+      await context.route(url + 'comments.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: raw }));
+      await context.route(url + 'legacy-naive-fields.html', (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: NAIVE_PAGE }));
+      await page.goto(url + 'legacy-naive-fields.html');
+      for (let i = 0; i < 100 && !(log.dialogs.length && log.navigations.length > 1); i++) await page.waitForTimeout(100);
+      assert.ok(log.dialogs.length > 0, 'the dialog trap fires on the naive page');
       await context.close();
     }
     // Our script on the same answer: nothing runs, nothing dangerous is in the DOM.
@@ -665,7 +849,15 @@ test('f-edge-cases: blank names, deleted parent, edited reply, clock skew, media
         assert.equal(thread[id].top, true, `${id} at the top level`);
       }
       for (const alt of c.media_alt || []) {
-        if (alt !== null) assert.equal(await own.locator('img.mc-thumb').first().getAttribute('alt'), alt);
+        if (alt === null) continue;
+        // A sensitive thumbnail gets its alt text (and src) when revealed.
+        const reveal = own.locator('button.mc-reveal');
+        if (await reveal.count()) {
+          assert.equal(await own.locator('img.mc-thumb').first().getAttribute('src'), null, `${id}: sensitive, not loaded`);
+          await reveal.first().click();
+        }
+        assert.equal(await own.locator('img.mc-thumb').first().getAttribute('alt'), alt);
+        assert.ok(await own.locator('img.mc-thumb').first().getAttribute('src'), `${id}: loaded`);
       }
     }
     for (const id of Object.keys(exp.hidden)) assert.ok(!(id in thread));
@@ -673,8 +865,13 @@ test('f-edge-cases: blank names, deleted parent, edited reply, clock skew, media
     for (const s of exp.must_not_contain) assert.ok(!html.includes(s), `${s} in the page`);
     assert.equal(await page.locator('[data-comment-id="117041489510403893"] > .mc-body .mc-edited').count(), 1, 'edited marker');
     assert.equal(await page.locator('.mc-edited').count(), 1, 'only the edited reply is marked');
+    // The edit time is visible text (not only a tooltip), in a <time>.
+    const edited = page.locator('[data-comment-id="117041489510403893"] > .mc-body .mc-edited');
+    assert.equal(await edited.locator('time').getAttribute('datetime'), '2026-08-05T08:31:17.000Z');
+    assert.match(await edited.innerText(), /^edited \d{1,2} \w{3,} 2026, \d\d:\d\d$/);
+    assert.equal(await edited.isVisible(), true);
     // Oldest first at the top level, also for the reply from a slow clock.
-    const top = await page.$$eval('.mc-thread > [data-comment-id] > .mc-body time', (ts) => ts.map((t) => Date.parse(t.getAttribute('datetime'))));
+    const top = await page.$$eval('.mc-thread > [data-comment-id] > .mc-body time.mc-date', (ts) => ts.map((t) => Date.parse(t.getAttribute('datetime'))));
     assert.deepEqual(top, [...top].sort((a, b) => a - b));
     assert.deepEqual(log.errors, []);
     await screenshot(page, 'f-edge-cases');
@@ -744,7 +941,10 @@ test('empty states and errors: not announced, no replies, HTTP error, network er
       await waitRendered(page);
       assert.match(await page.textContent('.mc-empty'), /No replies yet/);
       assert.equal(await page.getAttribute('a.mc-reply-link', 'href'), exp.stats.url);
+      assert.equal(await page.locator('[data-comment-id], ol.mc-thread').count(), 0);
+      assert.match(await page.textContent('.mc-stats'), /\b0 replies\b/);
       assert.deepEqual(log.errors, []);
+      await screenshot(page, 'empty-no-replies');
       await context.close();
     }
     // The daemon refuses the query (a page whose data-src asks for a bad search).
@@ -826,12 +1026,20 @@ test("the Go original's answer (no new fields) renders too", async () => {
     const thread = await threadOf(page);
     assert.deepEqual(Object.keys(thread).sort(), Object.keys(exp.comments).sort());
     assert.equal(thread['116843939838175762'].parent, '116843824087040785');
-    assert.equal(await page.locator('.mc-edited, .mc-cw, .mc-media, .mc-withheld, .mc-acct, .mc-bot').count(), 0);
+    assert.equal(await page.locator('.mc-edited, .mc-cw, .mc-media, .mc-withheld, .mc-acct, .mc-bot, .mc-favs, .mc-boosts').count(), 0);
+    // Names, avatars, dates and links as before.
+    for (const [id, c] of Object.entries(exp.comments)) {
+      const own = page.locator(`[data-comment-id="${id}"] > .mc-body`);
+      assert.equal(stripBidi((await own.locator('.mc-name').textContent()).trim()), stripBidi(c.author.display_name_text), `${id} name`);
+      assert.equal(await own.locator('img.mc-avatar').getAttribute('src'), c.author.avatar, `${id} avatar`);
+      assert.equal(await own.locator('time').getAttribute('datetime'), c.date, `${id} date`);
+    }
     assert.deepEqual(log.errors, []);
+    await screenshot(page, 'go-original-answer');
   });
 });
 
-test('data- options: heading, heading level, author URL, avatars off, media as links', async () => {
+test('data- options: heading, heading level, author URL, avatars off, media as links, emoji off', async () => {
   const exp = expectOf('b-emoji-cw-media');
   await inDemoPage('b-emoji-cw-media', {}, async ({ demo, context, page, log }) => {
     const url = articleUrl(demo.base, exp) + 'options.html';
@@ -839,10 +1047,16 @@ test('data- options: heading, heading level, author URL, avatars off, media as l
       status: 200, contentType: 'text/html; charset=utf-8',
       body: `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title><link rel="stylesheet" href="/mastodon-comments.css"></head><body>` +
         `<div class="mastodon-comments" data-src="comments.json" data-heading="Replies from the fediverse" data-heading-level="3"` +
-        ` data-author-url="https://chaos.example/@maya" data-avatars="off" data-media="link"></div>` +
+        ` data-author-url="https://chaos.example/@maya" data-avatars="off" data-media="link" data-emoji="off"></div>` +
         `<script src="/mastodon-comments.js" defer></script></body></html>`,
     }));
-    await page.goto(url);
+    // The site has a cookie: the page request carries it, the JSON fetch does not.
+    await context.addCookies([{ name: 'blog_session', value: 'secret', url: demo.base }]);
+    const cookieOf = async (req) => (await req.allHeaders()).cookie || null;
+    const jsonRequest = page.waitForRequest((r) => r.url().endsWith('/comments.json'));
+    const pageResponse = await page.goto(url);
+    assert.match(String(await cookieOf(pageResponse.request())), /blog_session=secret/, 'control: the page request has the cookie');
+    assert.equal(await cookieOf(await jsonRequest), null, 'comments.json is fetched without cookies');
     await waitRendered(page);
     assert.equal(await page.textContent('h3.mc-heading'), 'Replies from the fediverse');
     assert.equal(await page.locator('img.mc-avatar').count(), 0);
@@ -850,10 +1064,16 @@ test('data- options: heading, heading level, author URL, avatars off, media as l
     assert.ok(await page.locator('.mc-media-text').count() >= 1);
     assert.equal(await page.locator('[data-comment-id="116885540044802834"].mc-comment--author').count(), 1);
     assert.equal(await page.locator('.mc-comment--author').count(), 1);
+    // Custom emoji as their :shortcode: text, in names, warnings and content.
+    assert.equal(await page.locator('.mastodon-comments img').count(), 0, 'no image at all');
+    assert.equal(stripBidi((await page.locator('[data-comment-id="116885472149506833"] > .mc-body .mc-name').textContent()).trim()), 'Ferris :ferris: the crab :rust:');
+    assert.match(await page.locator('[data-comment-id="116885540044802834"] > .mc-body .mc-cw-text').textContent(), /:blobcat_heart:/);
     await page.waitForLoadState('networkidle');
-    const images = log.external.filter((u) => /avatars|media_attachments/.test(u));
-    assert.deepEqual(images, [], 'no avatar or media request');
+    // The privacy promise of the README: no request to any other server.
+    assert.deepEqual(log.external, [], 'no request to other servers');
+    assert.deepEqual(log.requests.filter((u) => new URL(u).origin !== new URL(demo.base).origin), []);
     assert.deepEqual(log.errors, []);
+    await screenshot(page, 'options');
   });
 });
 
@@ -889,4 +1109,252 @@ test('the binary serves the web/ files of this tree (rebuild after editing web/)
   } finally {
     await demo.stop();
   }
+});
+
+// d-hostile plus replies aimed at quoted attributes: raw ' and " in the
+// display name, account, content warning, content text and alt text, and URLs
+// with "=" in the path and "/" in the query or fragment (which, in a naive
+// page's title="…", become attribute names). Written to a temporary scenario
+// folder that the demo serves like the others.
+const ATTR_ROOT = '116963514777611521';
+function attributeScenario() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-browser-attr-'));
+  fs.cpSync(path.join(FIXTURES, 'd-hostile'), dir, { recursive: true });
+  const ctxFile = (d) => path.join(dir, d, `${ATTR_ROOT}.json`);
+  const template = JSON.parse(fs.readFileSync(ctxFile('context'), 'utf8')).descendants.find((st) => st.id === '116963672064003352');
+  const status = (id, n, account, fields) => {
+    const st = structuredClone(template);
+    Object.assign(st, {
+      id, created_at: `2026-07-22T13:0${n}:00.000Z`, in_reply_to_id: ATTR_ROOT, spoiler_text: '', sensitive: false,
+      uri: `https://evil.example/users/${account.username}/statuses/${id}`, url: `https://evil.example/@${account.username}/${id}`,
+      emojis: [], media_attachments: [],
+    }, fields);
+    st.account = { ...structuredClone(template.account), ...account };
+    return st;
+  };
+  const emoji = { shortcode: 'q', url: 'https://files.mastodon.example/custom_emojis/onload=alert(40)/q.png?/onload=alert(39)', static_url: 'https://files.mastodon.example/custom_emojis/onload=alert(40)/q.png?/onload=alert(39)', visible_in_picker: true };
+  const added = [
+    status('116963711385603354', 1, {
+      id: '114290000000000006', username: 'quote', acct: "quote' onmouseover='alert(41)' x='@evil.example",
+      display_name: `Quote' onmouseover='alert(42)' x='1" onmouseover="alert(43)" y=" :q:`,
+      url: 'https://evil.example/@quote/onmouseover=alert(44)',
+      avatar: 'https://files.mastodon.example/cache/accounts/avatars/onerror=alert(45)/a.jpg?/onerror=alert(46)#/onload=alert(47)',
+      avatar_static: 'https://files.mastodon.example/cache/accounts/avatars/onerror=alert(45)/a.jpg?/onerror=alert(46)#/onload=alert(47)',
+      emojis: [emoji],
+    }, {
+      uri: 'https://evil.example/users/quote/statuses/1/onmouseover=alert(48)?/onclick=alert(49)',
+      url: 'https://evil.example/@quote/1/onmouseover=alert(48)#/onclick=alert(49)',
+      spoiler_text: `Spoiler' autofocus tabindex='0' onfocus='alert(50)' x='" autofocus tabindex="0" onfocus="alert(51)" x=" :q:`,
+      content: `<p><a href="https://ok.example/onmouseover=alert(52)/x?/onmouseover=alert(53)#/onfocus=alert(54)">first link</a> it's ' onmouseover='alert(55)' x=' and " onmouseover="alert(56)" y=" :q:</p>`,
+      emojis: [emoji],
+      media_attachments: [{
+        id: '116963711385603360', type: 'image',
+        url: 'https://files.mastodon.example/media_attachments/files/onerror=alert(57)/o.jpg?/onerror=alert(58)',
+        preview_url: 'https://files.mastodon.example/media_attachments/files/onerror=alert(59)/s.jpg#/onload=alert(60)',
+        remote_url: null, preview_remote_url: null, text_url: null, meta: null, blurhash: null,
+        description: `Alt' onmouseover='alert(61)' x='" onmouseover="alert(62)" y="`,
+      }],
+    }),
+    status('116963731046403355', 2, {
+      id: '114290000000000007', username: 'planter', acct: 'planter@evil.example',
+      display_name: `Planter' id='planted-sq' name='planted-sq' x='" id="planted-dq" name="planted-dq" x="`,
+      url: 'https://evil.example/@planter', avatar: template.account.avatar, avatar_static: template.account.avatar_static,
+    }, {
+      content: `<p>Text first " onmouseover="alert(63)" id="planted-toot" then ' onmouseover='alert(64)' id='planted-toot-sq' <a href="https://ok.example/p?/onclick=alert(65)">x</a></p>`,
+    }),
+  ];
+  for (const d of ['context', 'context-anonymous']) {
+    const ctx = JSON.parse(fs.readFileSync(ctxFile(d), 'utf8'));
+    ctx.descendants.push(...structuredClone(added));
+    fs.writeFileSync(ctxFile(d), JSON.stringify(ctx));
+  }
+  for (const st of added) {
+    fs.writeFileSync(path.join(dir, 'statuses', `${st.id}.json`), JSON.stringify(st));
+    fs.writeFileSync(path.join(dir, 'accounts', `${st.account.id}.json`), JSON.stringify(st.account));
+  }
+  return { dir, ids: added.map((st) => st.id) };
+}
+
+test('attribute contexts: naive pages stay inert when every string is put into quoted attributes', async () => {
+  const exp = expectOf('d-hostile');
+  const scenario = attributeScenario();
+  const demo = await startDemo(scenario.dir);
+  try {
+    const article = articleUrl(demo.base, exp);
+    const answer = await (await fetch(article + 'comments.json')).json();
+    for (const id of scenario.ids) assert.ok(id in answer.comments, `${id} in the answer`);
+    // Our script: as inert as with d-hostile.
+    {
+      const { context, page, log } = await openPage({ base: demo.base });
+      try {
+        await page.goto(article);
+        await waitRendered(page);
+        assert.equal(await page.getAttribute('.mastodon-comments', 'data-mc-state'), 'done');
+        for (const id of scenario.ids) assert.equal(await page.locator(`[data-comment-id="${id}"]`).count(), 1);
+        const problems = [
+          ...await executionProblems(page, log, demo.base, imageUrlsOf(answer)),
+          ...await page.evaluate(domProblems, { rootSelector: '.mastodon-comments', requireAbsoluteUrls: true, allowedScripts: ['/mastodon-comments.js'] }),
+          ...log.errors.map((e) => `page error ${e}`),
+        ];
+        assert.deepEqual(problems, [], 'mastodon-comments.js');
+        // The quotes are text.
+        assert.match(await page.locator('[data-comment-id="116963711385603354"] > .mc-body .mc-name').textContent(), /^Quote' onmouseover='alert\(42\)'/);
+        await screenshot(page, 'd-hostile-attributes');
+      } finally {
+        await context.close();
+      }
+    }
+    // The naive pages. A failure lists each field and context that broke out
+    // (the daemon promises: toot, display_name and spoiler_text hold no raw '
+    // and raw " only around its own attributes; URLs have "=" in the path and
+    // "/" in query and fragment percent-encoded).
+    const problems = {};
+    for (const [pageName, shot] of [['legacy-jquery-style.html', 'd-hostile-attributes-legacy-script'], ['legacy-naive-fields.html', 'd-hostile-attributes-naive-fields']]) {
+      const found = await naivePageProblems(demo, article, pageName, shot);
+      if (found.length) problems[NAIVE_PAGES[pageName].label] = found;
+    }
+    assert.deepEqual(problems, {}, 'naive pages: inserting the answer into quoted attributes planted handlers, ids or requests');
+
+    // Control: the same answer without the daemon's encoding of ' and of "="
+    // and "/" in URLs does break out on the naive page, and the checks name
+    // the field and the context.
+    const unencoded = JSON.parse(JSON.stringify(answer).replace(/&#39;/g, "'").replace(/%3D/g, '=').replace(/%2F/g, '/'));
+    const found = await naivePageProblems(demo, article, 'legacy-naive-fields.html', 'd-hostile-attributes-unencoded', unencoded);
+    const expectIn = (what, where) => assert.ok(found.some((p) => p.includes(what) && p.endsWith(`(in ${where})`)), `control: ${what} in ${where}\n${found.join('\n')}`);
+    expectIn('attribute onmouseover="alert(42)"', '116963711385603354 author.display_name title-sq');
+    expectIn('attribute onmouseover="alert(41)"', '116963711385603354 author.acct title-sq');
+    expectIn('attribute onfocus="alert(50)"', '116963711385603354 spoiler_text title-sq');
+    expectIn('attribute onmouseover="alert(55)"', '116963711385603354 toot title-sq');
+    expectIn('attribute onmouseover="alert(52)', '116963711385603354 toot title-dq');
+    expectIn('attribute onmouseover="alert(61)"', '116963711385603354 media[0].description title-sq');
+    expectIn('attribute id="planted-sq"', '116963731046403355 author.display_name title-sq');
+    expectIn('attribute onclick="alert(65)', '116963731046403355 toot title-dq');
+  } finally {
+    await demo.stop();
+    fs.rmSync(scenario.dir, { recursive: true, force: true });
+  }
+});
+
+// An answer with keys that are also names of Object.prototype members, and
+// markup in names and content warnings, built by the test (the daemon drops
+// ids that are not alphanumeric; the script must not rely on it).
+function trickyAnswer(stats) {
+  const own = (o, k, v) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  const root = stats.root;
+  const emoji = (name) => `<img class="emoji" src="https://files.mastodon.example/custom_emojis/${name}.png" alt=":${name}:" title=":${name}:">`;
+  const media = (type, i) => ({
+    type, description: `attachment ${i}`,
+    url: `https://files.mastodon.example/media_attachments/files/original/${i}.jpg`,
+    preview_url: `https://files.mastodon.example/media_attachments/files/small/${i}.jpg`,
+  });
+  const comment = (n, reply_to, fields) => ({
+    author: { display_name: `Person ${n}`, avatar: `https://files.mastodon.example/accounts/avatars/${n}.png`, url: `https://fosstodon.example/@p${n}`, acct: `p${n}@fosstodon.example`, bot: false },
+    toot: `<p>Reply ${n}</p>`, date: `2026-07-01T0${n}:00:00.000Z`, url: `https://fosstodon.example/users/p${n}/statuses/${n}`,
+    reply_to, root, edited: null, spoiler_text: '', sensitive: false, media: [], favs: 0, reblogs: 0, ...fields,
+  });
+  const comments = {};
+  own(comments, '__proto__', comment(1, root, {
+    author: { display_name: emoji('blobfox') + ' ' + emoji('blobcat'), avatar: 'https://files.mastodon.example/accounts/avatars/1.png', url: 'https://fosstodon.example/@emojionly', acct: 'emojionly@fosstodon.example', bot: false },
+    media: [media('constructor', 1), media('__proto__', 2), media('toString', 3), media('hasOwnProperty', 4)],
+  }));
+  own(comments, 'constructor', comment(2, '__proto__', {
+    author: { display_name: '<p>Para <a href="https://evil.example/name">link</a></p><p>Two ' + emoji('wave') + '</p>', avatar: '', url: 'https://fosstodon.example/@p2', acct: 'p2@fosstodon.example' },
+    spoiler_text: '<p>CW <a href="https://evil.example/cw">link</a> <strong>strong</strong> ' + emoji('warn') + '</p>',
+  }));
+  own(comments, 'hasOwnProperty', comment(3, 'constructor'));
+  own(comments, 'toString', comment(4, 'valueOf'));
+  own(comments, 'valueOf2', comment(5, 'toString'));
+  return { comments, stats: { ...stats, replies: 5 }, withheld: 0, stale: false };
+}
+
+test('inherited keys, emoji-only names, markup in names and warnings', async () => {
+  const exp = expectOf('a-simple-thread');
+  await inDemoPage('a-simple-thread', {}, async ({ demo, context, page, log }) => {
+    const url = articleUrl(demo.base, exp);
+    const stats = (await (await page.request.get(url + 'comments.json')).json()).stats;
+    const body = JSON.stringify(trickyAnswer(stats));
+    assert.match(body, /"__proto__":\{/, 'the answer has an own "__proto__" key');
+    await context.route(url + 'comments.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body }));
+    await page.goto(url);
+    await waitRendered(page);
+    assert.equal(await page.getAttribute('.mastodon-comments', 'data-mc-state'), 'done');
+    assert.deepEqual(log.errors, []);
+    const thread = await threadOf(page);
+    assert.deepEqual(Object.keys(thread).sort(), ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf2']);
+    assert.equal(thread.__proto__.top, true);
+    assert.equal(thread.constructor.parent, '__proto__');
+    assert.equal(thread.hasOwnProperty.parent, 'constructor');
+    assert.equal(thread.toString.top, true, 'a reply to the missing "valueOf" goes to the top');
+    assert.equal(thread.valueOf2.parent, 'toString');
+    // Media types named like Object.prototype members are unknown attachments.
+    const items = page.locator('[data-comment-id="__proto__"] > .mc-body .mc-media-item');
+    assert.equal(await items.count(), 4);
+    for (const item of await items.all()) assert.match(await item.getAttribute('class'), /^mc-media-item mc-media--unknown$/);
+    const text = await page.locator('.mastodon-comments').textContent();
+    assert.doesNotMatch(text, /function|native code|\[object/);
+    for (let i = 1; i <= 4; i++) assert.equal(await page.locator(`img.mc-thumb[alt="attachment ${i}"]`).count(), 1);
+    // A name made only of custom emoji is kept, not replaced by the username.
+    const emojiName = page.locator('[data-comment-id="__proto__"] > .mc-body .mc-name');
+    assert.equal(await emojiName.locator('img.emoji').count(), 2);
+    assert.doesNotMatch(await emojiName.textContent(), /emojionly/);
+    assert.match(await page.locator('[data-comment-id="__proto__"] > .mc-body img.mc-avatar').getAttribute('alt'), /:blobfox: :blobcat:/);
+    // Names and warnings: text and custom emoji only, nothing nested in the
+    // author link or the <summary>.
+    const own2 = page.locator('[data-comment-id="constructor"] > .mc-body');
+    assert.equal(await own2.locator('.mc-name *:not(img.emoji), .mc-cw-summary a, .mc-cw-summary p, .mc-cw-summary strong').count(), 0);
+    assert.equal(await own2.locator('a.mc-author a').count(), 0);
+    assert.equal((await own2.locator('.mc-name').textContent()).trim(), 'Para link Two');
+    assert.equal(await own2.locator('.mc-name img.emoji').count(), 1);
+    assert.equal((await own2.locator('.mc-cw-text').textContent()).trim(), 'CW link strong');
+    assert.equal(await own2.locator('.mc-cw-text img.emoji').count(), 1);
+    assert.match(await page.locator('[data-comment-id="hasOwnProperty"] > .mc-body').textContent(), /Reply 3/);
+    assert.deepEqual(log.dialogs, []);
+    await screenshot(page, 'inherited-keys');
+  });
+});
+
+test('no layout shift while avatars and images load', async () => {
+  const exp = expectOf('a-simple-thread');
+  await inDemoPage('a-simple-thread', {}, async ({ demo, context, page, log }) => {
+    const url = articleUrl(demo.base, exp) + 'shift.html';
+    // The comments at the top of the viewport, text after them.
+    await context.route(url, (route) => route.fulfill({
+      status: 200, contentType: 'text/html; charset=utf-8',
+      body: `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title><link rel="stylesheet" href="/mastodon-comments.css"></head><body>` +
+        `<div class="mastodon-comments" data-src="comments.json"></div><p id="after">Text after the comments.</p>` +
+        `<script src="/mastodon-comments.js" defer></script></body></html>`,
+    }));
+    // Images from other servers arrive late (registered last, so this route wins).
+    const delayed = [];
+    await context.route((u) => u.origin !== new URL(demo.base).origin, async (route) => {
+      delayed.push(route.request().url());
+      await new Promise((r) => setTimeout(r, 1200));
+      await route.fulfill({ status: 200, contentType: 'image/svg+xml', body: placeholderSvg(route.request().url()) }).catch(() => {});
+    });
+    await page.addInitScript(() => {
+      window.__shifts = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__shifts.push({ value: e.value, t: e.startTime, input: e.hadRecentInput, nodes: (e.sources || []).map((s) => s.node && s.node.nodeType === 1 ? s.node.outerHTML.slice(0, 60) : String(s.node)) });
+      }).observe({ type: 'layout-shift', buffered: true });
+    });
+    await page.goto(url);
+    await waitRendered(page);
+    // Rendered, no avatar loaded yet: from here on nothing may move.
+    const t0 = await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))));
+    const avatars = page.locator('img.mc-avatar');
+    assert.equal(await avatars.count(), Object.keys(exp.comments).length);
+    assert.equal(await avatars.evaluateAll((imgs) => imgs.filter((i) => i.naturalWidth > 0).length), 0, 'avatars still loading');
+    await page.waitForFunction(() => [...document.querySelectorAll('img.mc-avatar')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 10000 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 200)))));
+    assert.ok(delayed.some((u) => /avatars/.test(u)), 'avatars came through the delayed route');
+    const shifts = await page.evaluate((t) => window.__shifts.filter((s) => s.t >= t && !s.input), t0);
+    const cls = shifts.reduce((a, s) => a + s.value, 0);
+    assert.ok(cls < 0.001, `layout shift ${cls} while avatars loaded: ${JSON.stringify(shifts)}`);
+    // Control: the observer does see a shift (a block inserted above the comments).
+    await page.evaluate(() => { const d = document.createElement('div'); d.style.height = '120px'; document.body.prepend(d); });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 100)))));
+    const control = await page.evaluate((t) => window.__shifts.filter((s) => s.t >= t).reduce((a, s) => a + s.value, 0), t0);
+    assert.ok(control > 0.01, `the layout-shift observer works (control shift ${control})`);
+    assert.deepEqual(log.errors, []);
+  });
 });
