@@ -9,7 +9,13 @@
 #     $CREDENTIALS_DIRECTORY/token;
 #  2. socket-activated on a TCP loopback port: answers FastCGI;
 #  3. sd_notify: READY=1, STATUS=, WATCHDOG=1 at half WATCHDOG_USEC,
-#     STOPPING=1 on SIGTERM, then exit status 0;
+#     STOPPING=1 on SIGTERM, then exit status 0. The STATUS= text, exactly:
+#     "2 requests, 1 cache hits, 0 stale, N upstream calls, 0 upstream
+#     errors" after a fetched answer and a cached one (N: the stand-in's
+#     count of calls), then after a request while Mastodon answers 500:
+#     "3 requests, 1 cache hits, 0 stale, N upstream calls, E upstream
+#     errors, last upstream error: the instance answered HTTP 500" (E: the
+#     calls the stand-in got meanwhile, at least one);
 #  4. zero sockets (no LISTEN_FDS, no --listen) and two sockets: refuses to
 #     start, non-zero exit, a message naming the problem;
 #  5. --exit-idle-after 2s under a supervisor that keeps the listening socket
@@ -18,7 +24,7 @@
 #     idle time is lost.
 #
 # Needs: python3, curl, systemd-socket-activate, the built binary (MC_BIN,
-# default target/debug/mastodon-comments). Takes about 45 seconds.
+# default target/debug/mastodon-comments). Takes about 60 seconds.
 
 set -euo pipefail
 
@@ -186,6 +192,8 @@ STANDIN_PORT=$(free_port)
 PIDS+=($!)
 wait_until 15 "curl -sf -o /dev/null http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" \
     || { bad "stand-in did not come up"; exit 1; }
+mode() { curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$STANDIN_PORT/__stand-in/mode?set=$1"; }
+calls() { curl -sS --max-time 5 "http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'; }
 
 # Config without a token: it comes from $CREDENTIALS_DIRECTORY/token.
 cat >"$TMP/config.json" <<EOF
@@ -197,7 +205,7 @@ chmod 0400 "$TMP/credentials/token"
 
 # --- 1 + 3. unix socket, STATE_DIRECTORY, CREDENTIALS_DIRECTORY, sd_notify ----------
 SOCK=$TMP/mc.sock
-timeout 60 python3 "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" 50 &
+timeout 100 python3 "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" 90 &
 PIDS+=($!)
 wait_until 5 "[ -S '$TMP/notify.sock' ]"
 systemd-socket-activate -l "$SOCK" \
@@ -223,6 +231,42 @@ if wait_until 5 "[ -s '$TMP/statedir/state.json' ]"; then
     ok "state written to \$STATE_DIRECTORY/state.json"
 else
     bad "no \$STATE_DIRECTORY/state.json (contents: $(ls -A "$TMP/statedir"))"
+fi
+# STATUS= for the operator (refreshed every 10 s, systemd::STATUS_EVERY;
+# the first one after READY=1 at start): requests served, cache hits, stale answers, upstream calls and
+# errors, and after a failure the last upstream error. So far: the article
+# (fetched) and the ?search= query (the daemon's cache): 2 requests, 1 hit,
+# as many upstream calls as the stand-in counted, no error.
+status_lines() { sed -n 's/^[0-9.]* \(.*|\)\{0,1\}STATUS=\([^|]*\).*/\2/p' "$TMP/notify.out"; }   # the STATUS= texts
+wait_status() { # exact STATUS= text; true once it was sent (within 15 s)
+    local _i
+    for _i in $(seq 1 150); do
+        status_lines | grep -qxF -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+want="2 requests, 1 cache hits, 0 stale, $(calls) upstream calls, 0 upstream errors"
+if wait_status "$want"; then
+    ok "STATUS=$want"
+else
+    bad "no STATUS=$want; last: $(status_lines | tail -n 1)"
+fi
+# Mastodon failing (500 for every call) for an article never seen: 503, and
+# STATUS= counts the failed calls and names the last error.
+calls_ok=$(calls)
+mode error
+out=$(fcgi "$SOCK" GET /2026/07/03/never-seen/comments.json)
+mode ok
+calls_all=$(calls)
+failed=$((calls_all - calls_ok))
+expect_out() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi; }
+expect_out "Mastodon failing: 503" "503 -" "$out"
+want="3 requests, 1 cache hits, 0 stale, $calls_all upstream calls, $failed upstream errors, last upstream error: the instance answered HTTP 500"
+if [ "$failed" -ge 1 ] && wait_status "$want"; then
+    ok "STATUS=$want"
+else
+    bad "no STATUS=$want ($failed failed calls); last: $(status_lines | tail -n 1)"
 fi
 kill -TERM "$DPID"
 if timeout 15 tail --pid="$DPID" -f /dev/null; then

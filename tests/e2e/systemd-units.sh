@@ -12,11 +12,15 @@
 #     systemd-analyze syscall-filter): the daemon runs socket-activated under
 #     strace with NOTIFY_SOCKET/WATCHDOG_USEC/STATE_DIRECTORY/
 #     CREDENTIALS_DIRECTORY set, answers FastCGI requests (found post, search,
-#     miss, 400, 404, 405, Mastodon failing in several ways; the instance is
-#     named "localhost" so that name resolution runs too), pings the
-#     watchdog, and stops on SIGTERM. The stand-in Mastodon speaks plain HTTP,
-#     so TLS is not exercised (rustls is computation plus reads of the CA
-#     files, no additional kind of system call).
+#     miss, 400, 404, 405, Mastodon failing in several ways), pings the
+#     watchdog, and stops on SIGTERM. Every answer must be the expected one
+#     (status, and 5 comments for the article), so the trace is of a daemon
+#     that did the real work. The instance is named "localhost" so that
+#     getaddrinfo runs; it resolves the name from /etc/hosts only (checked:
+#     /etc/hosts read, no connect() to port 53), so a real DNS query is not
+#     in the trace: the test stays on loopback. The stand-in Mastodon speaks
+#     plain HTTP, so TLS is not exercised (rustls is computation plus reads
+#     of the CA files, no additional kind of system call).
 #
 # Needs: systemd-analyze, strace, python3, curl, systemd-socket-activate, the
 # built binary (MC_BIN, default target/debug/mastodon-comments).
@@ -197,9 +201,10 @@ if outside:
 PY
 
 
-# A minimal FastCGI client, as in socket-activation.sh; prints the status.
+# A minimal FastCGI client, as in socket-activation.sh; prints the status
+# and the number of comments in the JSON answer ("-" when there are none).
 cat >"$TMP/fcgi.py" <<'PY'
-import socket, struct, sys
+import json, socket, struct, sys
 def request(path_, method, uri, body=b""):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(20)
@@ -232,17 +237,23 @@ def request(path_, method, uri, body=b""):
             stdout += content
         elif kind == 3:
             break
-    head = stdout.partition(b"\r\n\r\n")[0].decode("latin-1")
-    for line in head.split("\r\n"):
+    head, _, payload = stdout.partition(b"\r\n\r\n")
+    status = 200
+    for line in head.decode("latin-1").split("\r\n"):
         if line.lower().startswith("status:"):
-            return int(line.split(":", 1)[1].split()[0])
-    return 200
+            status = int(line.split(":", 1)[1].split()[0])
+    try:
+        comments = json.loads(payload).get("comments")
+        n = len(comments) if isinstance(comments, dict) else "-"
+    except Exception:
+        n = "-"
+    return "%d %s" % (status, n)
 try:
     print(request(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].encode() if len(sys.argv) > 4 else b""))
 except Exception as e:
-    print("000 %s" % e)
+    print("000 - %s" % e)
 PY
-fcgi() { timeout 30 python3 "$TMP/fcgi.py" "$@" || echo "000 timeout"; }
+fcgi() { timeout 30 python3 "$TMP/fcgi.py" "$@" || echo "000 - timeout"; }
 
 STANDIN_PORT=$(free_port)
 "$MC_BIN" stand-in --fixtures "$SCENARIO" --listen "127.0.0.1:$STANDIN_PORT" >"$TMP/stand-in.log" 2>&1 &
@@ -280,36 +291,62 @@ DPID=$!
 PIDS+=("$DPID")
 wait_until 10 "[ -S '$SOCK' ]" || { bad "socket not created"; exit 1; }
 
+# Each step must answer as expected ("STATUS COMMENTS"; COMMENTS is "-" for
+# an answer without comments): a trace of a daemon that answers nothing, or
+# only errors, proves nothing about the calls it needs.
 session=()
-step() { # expected status, method, uri, [body]
+wrong=()
+step() { # expected "status comments", method, uri, [body]
     local want=$1 got
     shift
     got=$(fcgi "$SOCK" "$@")
     session+=("$1 $2 -> $got")
-    [ "$got" = "$want" ] || echo "# note: $1 $2 answered '$got', expected $want"
+    [ "$got" = "$want" ] || wrong+=("$1 $2 answered '$got', expected '$want'")
 }
-step 200 GET "$ARTICLE/comments.json"
-step 200 GET "$ARTICLE/comments.json"
-step 200 GET "/any/comments.json?search=$ARTICLE/"
-step 200 GET /2026/07/02/not-announced-yet/comments.json
-step 400 GET "/any/comments.json?search=notapath"
-step 404 GET /about/comments.json
-step 405 POST "$ARTICLE/comments.json" '{"a": 1}'
+step "200 5" GET "$ARTICLE/comments.json"
+step "200 5" GET "$ARTICLE/comments.json"
+step "200 5" GET "/any/comments.json?search=$ARTICLE/"
+step "200 -" GET /2026/07/02/not-announced-yet/comments.json
+step "400 -" GET "/any/comments.json?search=notapath"
+step "404 -" GET /about/comments.json
+step "405 -" POST "$ARTICLE/comments.json" '{"a": 1}'
 for m in error garbage huge slow hang ratelimit; do
     mode "$m"
-    step 503 GET "/2026/07/05/upstream-$m/comments.json"
+    step "503 -" GET "/2026/07/05/upstream-$m/comments.json"
 done
 mode ok
 # The instance's rate limit (60 s) is still honoured: no call, 503.
-step 503 GET /2026/07/06/after-recovery/comments.json
-step 200 GET "$ARTICLE/comments.json"
+step "503 -" GET /2026/07/06/after-recovery/comments.json
+step "200 5" GET "$ARTICLE/comments.json"
 sleep 2   # watchdog pings
 # SIGTERM to the daemon itself (the child of strace), as systemd sends it.
 MAIN=$(ps -o pid= --ppid "$DPID" | tr -d ' ' | head -n 1)
 if [ -n "$MAIN" ]; then kill -TERM "$MAIN"; fi
 if ! timeout 20 tail --pid="$DPID" -f /dev/null; then bad "daemon did not stop on SIGTERM"; exit 1; fi
-echo "# session: ${session[*]}"
 printf '%s\n' "${session[@]}" >"$TMP/session.out"
+if [ "${#wrong[@]}" -eq 0 ]; then
+    ok "the traced daemon answered all ${#session[@]} requests as expected (200 with 5 comments for the article, 400/404/405/503 errors)"
+else
+    bad "the traced daemon answered ${#wrong[@]} of ${#session[@]} requests wrongly: ${wrong[*]}"
+fi
+echo "# session: ${session[*]}"
+# What the name resolution of "localhost" did under strace: glibc's
+# getaddrinfo read /etc/hosts ("hosts: files ..." in nsswitch.conf) and
+# found it there, so no DNS query was sent. The system calls of a real DNS
+# lookup (a UDP socket to port 53, sendmmsg/recvfrom) are therefore not in
+# this trace; they belong to @network-io (in @system-service), as do the
+# TCP calls to the instance that are in it.
+if grep -q 'openat(.*"/etc/hosts"' "$TMP/strace.trace"; then
+    ok "name resolution ran: the daemon read /etc/hosts"
+else
+    bad "the daemon never opened /etc/hosts: did \"localhost\" get resolved at all?"
+fi
+dns=$(grep -cE 'connect\(.*sin6?_port=htons\(53\)' "$TMP/strace.trace" || true)
+if [ "$dns" = 0 ]; then
+    ok "no DNS traffic (no connect() to port 53): \"localhost\" came from /etc/hosts only"
+else
+    bad "$dns connect() calls to port 53 in the trace: the test must stay on loopback without DNS"
+fi
 
 if python3 "$TMP/filter.py" "$SERVICE" "$TMP/strace.trace" "$MC_BIN" >"$TMP/filter.out" 2>&1; then
     ok "system calls within SystemCallFilter= ($(sed -n 2p "$TMP/filter.out"))"

@@ -118,36 +118,123 @@ fn memory_stays_bounded_when_upstream_sends_300_mib() {
     assert!(peak_kib > 0 && peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
 }
 
+/// The a-simple-thread scenario plus, for each round, an article
+/// `/kill/<round>` announced by a post of its own (status `KILL_BASE + round`)
+/// that only full-text search finds: with `scan_pages: 0` a request for
+/// that article is the daemon's only way to learn its root, and storing a
+/// root found by search is a state write (config `roots` are not).
+const KILL_BASE: u64 = 116_900_000_000_000_000;
+
+fn kill_scenario(dir: &Path, rounds: u32) -> mastodon_comments::standin::Scenario {
+    let src = fixtures().join("a-simple-thread");
+    for sub in [
+        "",
+        "statuses",
+        "context",
+        "context-anonymous",
+        "search",
+        "accounts",
+        "http",
+    ] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+        for e in std::fs::read_dir(src.join(sub)).expect("fixture dir").flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), dir.join(sub).join(e.file_name())).expect("copy");
+            }
+        }
+    }
+    let root: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(src.join("statuses/116843781319371281.json")).expect("root status"),
+    )
+    .expect("json");
+    for round in 0..rounds {
+        let id = (KILL_BASE + u64::from(round)).to_string();
+        let mut s = root.clone();
+        s["id"] = id.clone().into();
+        s["uri"] = format!("https://mastodon.example/users/nadia/statuses/{id}").into();
+        s["url"] = format!("https://mastodon.example/@nadia/{id}").into();
+        s["content"] =
+            format!(r#"<p>Round {round}: <a href="https://blog.example.org/kill/{round}/">the article</a></p>"#).into();
+        s["card"] = serde_json::Value::Null;
+        s["replies_count"] = 0.into();
+        std::fs::write(dir.join(format!("statuses/{id}.json")), s.to_string()).expect("status");
+        std::fs::write(
+            dir.join(format!(
+                "search/https%3A%2F%2Fblog.example.org%2Fkill%2F{round}%2F.json"
+            )),
+            serde_json::json!({"accounts": [], "statuses": [s], "hashtags": []}).to_string(),
+        )
+        .expect("search");
+    }
+    mastodon_comments::standin::Scenario::from_dir(dir).expect("scenario")
+}
+
 #[test]
 fn the_state_file_survives_kill_9_while_writing() {
+    const ROUNDS: u32 = 20;
+    const OLD: usize = 2000;
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (s, _c) = rt.block_on(standin("a-simple-thread", true));
+    let fixture_dir = tempfile::tempdir().expect("tempdir");
+    let scenario = kill_scenario(fixture_dir.path(), ROUNDS);
+    let s = rt
+        .block_on(mastodon_comments::standin::StandIn::start_local(scenario))
+        .expect("stand-in");
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), &s.url(), r#", "token": "t", "searches_per_minute": 60"#);
+    let cfg = write_config(
+        dir.path(),
+        &s.url(),
+        r#", "token": "t", "searches_per_minute": 60, "scan_pages": 0"#,
+    );
     let state = dir.path().join("state.json");
-    let old: serde_json::Map<String, serde_json::Value> = (0..200)
+    let old: serde_json::Map<String, serde_json::Value> = (0..OLD)
         .map(|i| (format!("/old/{i}"), serde_json::json!([format!("{}", 1_000_000 + i)])))
         .collect();
     std::fs::write(&state, serde_json::json!({ "roots": old }).to_string()).expect("state");
+    let read_roots = || -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(&state).ok()?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .map(|v| v["roots"].clone())
+    };
+    let misses_of = |round: u32| -> usize {
+        std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| {
+                let prefix = format!("/new/{round}/");
+                v["misses"]
+                    .as_object()
+                    .map(|m| m.keys().filter(|k| k.starts_with(&prefix)).count())
+            })
+            .unwrap_or(0)
+    };
     let socket = dir.path().join("mc.sock");
-    let mut found_written = false;
-    for round in 0..12u32 {
+    // Article path → root id, for every root the daemon had written (seen
+    // in the file) before the kill of its round.
+    let mut acknowledged: Vec<(String, String)> = Vec::new();
+    let mut killed = Vec::new();
+    let started = Instant::now();
+    for round in 0..ROUNDS {
         let p = Proc::start(&cfg, &state, &socket);
+        killed.push(p.child.id());
+        let mut found = vec![(format!("/kill/{round}"), (KILL_BASE + u64::from(round)).to_string())];
         if round == 0 {
-            assert_eq!(
-                rt.block_on(fcgi_get(&socket, "/2026/07/01/slow-bread/comments.json"))
-                    .status,
-                200
-            );
+            found.push(("/2026/07/01/slow-bread".into(), "116843781319371281".into()));
+        }
+        for (path, id) in &found {
+            let r = rt.block_on(fcgi_get(&socket, &format!("{path}/comments.json")));
+            assert_eq!(r.status, 200, "round {round}: {path}");
+            assert_eq!(r.json()["stats"]["root"], id.as_str(), "round {round}: {path}");
+            // Written once the file on disk has it (the writer's rename).
             let deadline = Instant::now() + Duration::from_secs(5);
-            while !std::fs::read_to_string(&state)
-                .unwrap_or_default()
-                .contains("116843781319371281")
-            {
-                assert!(Instant::now() < deadline, "the found root was never written");
-                std::thread::sleep(Duration::from_millis(20));
+            while read_roots().is_none_or(|roots| roots[path.as_str()][0] != id.as_str()) {
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: the found root of {path} was never written"
+                );
+                std::thread::sleep(Duration::from_millis(10));
             }
-            found_written = true;
+            acknowledged.push((path.clone(), id.clone()));
         }
         // Misses for new paths: each one is a state write.
         let sock = socket.clone();
@@ -167,35 +254,70 @@ fn the_state_file_survives_kill_9_while_writing() {
                 let _ = t.await;
             }
         });
-        std::thread::sleep(Duration::from_millis(5 + u64::from(round) * 7));
+        // Kill while the writes go on: once the file holds a round-dependent
+        // number (0..28) of this round's 30 misses, so some rounds stop the
+        // daemon before its first write of them and most in the middle.
+        let before_kill = (round as usize * 3) % 29;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while misses_of(round) < before_kill && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_micros(u64::from(round % 5) * 700));
         p.signal("KILL");
         drop(p);
         let _ = rt.block_on(load);
         let text = std::fs::read_to_string(&state).expect("the state file exists");
         let v: serde_json::Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("round {round}: torn state file ({e}): {text}"));
-        for i in 0..200 {
-            assert!(
-                v["roots"][format!("/old/{i}")].is_array(),
+        for i in 0..OLD {
+            assert_eq!(
+                v["roots"][format!("/old/{i}")][0],
+                format!("{}", 1_000_000 + i).as_str(),
                 "round {round}: /old/{i} lost"
             );
         }
-        if found_written {
+        for (path, id) in &acknowledged {
             assert_eq!(
-                v["roots"]["/2026/07/01/slow-bread"][0], "116843781319371281",
-                "round {round}"
+                v["roots"][path.as_str()][0],
+                id.as_str(),
+                "round {round}: the root of {path}, written before the kill, is missing"
             );
         }
     }
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+    assert_eq!(acknowledged.len(), ROUNDS as usize + 1);
+    // What a kill can leave behind: the temporary file of the write it
+    // interrupted, `.state.json.tmp-<pid>-<n>`, at most one per killed
+    // process (one writer, one write at a time). No file was ever found
+    // unusable at start (it would have been moved to state.json.corrupt-*).
+    let names: Vec<String> = std::fs::read_dir(dir.path())
         .expect("dir")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp-"))
         .collect();
+    let mut per_pid = std::collections::BTreeMap::new();
+    for n in names.iter().filter(|n| n.contains(".tmp-")) {
+        let pid = n
+            .strip_prefix(".state.json.tmp-")
+            .and_then(|rest| rest.split_once('-'))
+            .filter(|(_, seq)| seq.parse::<u64>().is_ok())
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("unexpected temporary file {n} ({names:?})"));
+        assert!(killed.contains(&pid), "{n} is not from a killed daemon ({killed:?})");
+        *per_pid.entry(pid).or_insert(0) += 1;
+    }
+    eprintln!(
+        "{ROUNDS} rounds in {:?}; {} roots written and kept; {} kills left a temporary file",
+        started.elapsed(),
+        acknowledged.len(),
+        per_pid.len()
+    );
     assert!(
-        leftovers.len() <= 12,
-        "at most one temporary file per kill: {leftovers:?}"
+        per_pid.values().all(|&n| n == 1),
+        "more than one temporary file left by one process: {per_pid:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains(".corrupt-")),
+        "a state file was found unusable at start: {names:?}"
     );
 }
 
@@ -211,17 +333,19 @@ async fn fcgi_get_maybe(socket: &Path, uri: &str) -> Option<u16> {
 
 /// The notify protocol as systemd sees it: READY=1 once listening,
 /// STATUS= lines, WATCHDOG=1 at half of WATCHDOG_USEC, STOPPING=1 on SIGTERM.
+/// The STATUS= text counts requests, cache hits, stale answers, upstream
+/// calls and errors, and names the last upstream error after a failure.
 #[test]
 fn systemd_notify_ready_status_watchdog_and_stopping() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (s, _c) = rt.block_on(standin("a-simple-thread", false));
+    let (s, _c) = rt.block_on(standin("a-simple-thread", true));
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), &s.url(), "");
+    let cfg = write_config(dir.path(), &s.url(), r#", "token": "t""#);
     let notify_path = dir.path().join("notify.sock");
     let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
     notify.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let socket = dir.path().join("mc.sock");
-    let mut child = Command::new(binary())
+    let child = Command::new(binary())
         .arg("--listen")
         .arg(&socket)
         .arg(&cfg)
@@ -231,6 +355,11 @@ fn systemd_notify_ready_status_watchdog_and_stopping() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start");
+    // Killed on drop if an assertion fails.
+    let mut p = Proc {
+        child,
+        socket: socket.clone(),
+    };
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -241,12 +370,51 @@ fn systemd_notify_ready_status_watchdog_and_stopping() {
         seen.push('\n');
     }
     assert!(seen.contains("STATUS="), "{seen}");
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    // The STATUS= line is refreshed every systemd::STATUS_EVERY (10 s).
+    let mut wait_status = |want: &str| {
+        let deadline = Instant::now() + mastodon_comments::systemd::STATUS_EVERY + Duration::from_secs(5);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let Ok(n) = notify.recv(&mut buf) else { break };
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if let Some(status) = msg.lines().find_map(|l| l.strip_prefix("STATUS=")) {
+                if status == want {
+                    return;
+                }
+                last = status.to_string();
+            }
+        }
+        panic!("no STATUS={want}; the last one was STATUS={last}");
+    };
+    // A fetched answer, then the same from the daemon's cache.
+    let article = "/2026/07/01/slow-bread/comments.json";
+    assert_eq!(
+        rt.block_on(fcgi_get(&socket, article)).json()["comments"]
+            .as_object()
+            .map(|c| c.len()),
+        Some(5)
+    );
+    assert_eq!(rt.block_on(fcgi_get(&socket, article)).status, 200);
+    let calls = s.total_calls();
+    assert!(calls >= 2, "{calls} upstream calls");
+    // Mastodon failing (500 for every call) for an article never seen: 503.
+    s.set_mode(Mode::Error);
+    let r = rt.block_on(fcgi_get(&socket, "/2026/07/03/never-seen/comments.json"));
+    s.set_mode(Mode::Ok);
+    assert_eq!(r.status, 503, "{:?}", String::from_utf8_lossy(&r.body));
+    let all = s.total_calls();
+    let failed = all - calls;
+    assert!(failed >= 1, "no upstream call while Mastodon failed");
+    wait_status(&format!(
+        "3 requests, 1 cache hits, 0 stale, {all} upstream calls, {failed} upstream errors, \
+         last upstream error: the instance answered HTTP 500"
+    ));
+    let _ = Command::new("kill").arg("-TERM").arg(p.child.id().to_string()).status();
     let mut stopping = String::new();
     while !stopping.contains("STOPPING=1") {
         let n = notify.recv(&mut buf).expect("STOPPING=1");
         stopping.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
-    let status = child.wait().expect("wait");
+    let status = p.child.wait().expect("wait");
     assert!(status.success());
 }

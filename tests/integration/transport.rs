@@ -302,3 +302,103 @@ async fn multiplexed_large_answers_all_arrive() {
         assert_eq!(a.body, one.body);
     }
 }
+
+/// The foundation's list of cases, each over a real FastCGI connection to
+/// the daemon on a unix socket (the in-process tests of the same cases
+/// call `App::handle`): found root, no root, explicit root, v1 fallback,
+/// and the upstream answering 404, 429, 500, hanging and oversized.
+#[tokio::test]
+async fn the_contract_cases_over_fastcgi() {
+    type Setup = fn(&mastodon_comments::standin::StandIn, &mut mastodon_comments::Config);
+    let none: Setup = |_, _| {};
+    let explicit: Setup = |_, c| {
+        c.roots.insert("/my/article".into(), "116843781319371281".into());
+    };
+    let old_server: Setup = |s, c| {
+        c.scan_pages = 0;
+        s.set_old_server(true);
+    };
+    /// Name, set-up, stand-in mode, URI, status, number of comments.
+    type Case = (&'static str, Setup, Option<Mode>, &'static str, u16, Option<usize>);
+    let cases: [Case; 9] = [
+        ("found", none, None, "/2026/07/01/slow-bread/comments.json", 200, Some(5)),
+        ("no root", none, None, "/2026/07/09/unannounced/comments.json", 200, None),
+        ("explicit root", explicit, None, "/my/article/comments.json", 200, Some(5)),
+        ("v1 fallback", old_server, None, "/2026/07/01/slow-bread/comments.json", 200, Some(5)),
+        ("root gone (404)", explicit, Some(Mode::NotFound), "/my/article/comments.json", 200, None),
+        ("429", explicit, Some(Mode::RateLimit), "/my/article/comments.json", 503, None),
+        ("500", explicit, Some(Mode::Error), "/my/article/comments.json", 503, None),
+        ("hanging", explicit, Some(Mode::Hang), "/my/article/comments.json", 503, None),
+        ("oversized", explicit, Some(Mode::Huge), "/my/article/comments.json", 503, None),
+    ];
+    for (name, setup, mode, uri, status, comments) in cases {
+        let (s, mut config) = standin("a-simple-thread", true).await;
+        config.timeout = Duration::from_millis(1500);
+        setup(&s, &mut config);
+        if let Some(m) = mode {
+            s.set_mode(m);
+        }
+        let d = daemon(app(config), Protocol::Fastcgi).await;
+        let mut conn = Fcgi::connect(&d.socket).await;
+        let started = Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(5), conn.get(uri))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: no answer within 5 s"));
+        assert!(started.elapsed() < Duration::from_secs(4), "{name}: took {:?}", started.elapsed());
+        assert_eq!(r.status, status, "{name}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.header("content-type"), Some("application/json"), "{name}");
+        let v = r.json();
+        match (status, comments) {
+            (200, Some(n)) => {
+                assert_eq!(v["comments"].as_object().map(|c| c.len()), Some(n), "{name}");
+                assert_eq!(r.header("cache-control"), Some("max-age=600"), "{name}");
+            }
+            (200, None) => {
+                assert!(v["comments"].is_null(), "{name}: {v}");
+                assert_eq!(r.header("cache-control"), Some("max-age=60"), "{name}");
+            }
+            _ => {
+                assert!(v["error"].is_string(), "{name}: {v}");
+                assert_eq!(r.header("cache-control"), Some("no-store"), "{name}");
+                assert!(r.header("retry-after").is_some_and(|ra| ra.parse::<u64>().is_ok()), "{name}");
+            }
+        }
+        d.shutdown.cancel();
+    }
+}
+
+/// The instance's requests carry the project's User-Agent, and a redirect
+/// from the instance is not followed (the token is only ever sent to the
+/// configured instance).
+#[tokio::test]
+async fn user_agent_and_no_redirects() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A fake instance that records the request and redirects elsewhere.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let other_addr = other.local_addr().expect("addr");
+    let addr = listener.local_addr().expect("addr");
+    let seen = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut buf = vec![0; 4096];
+        let n = s.read(&mut buf).await.expect("read");
+        let redirect =
+            format!("HTTP/1.1 302 Found\r\nLocation: http://{other_addr}/api/v1/statuses/1\r\nContent-Length: 0\r\n\r\n");
+        let _ = s.write_all(redirect.as_bytes()).await;
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let followed = tokio::spawn(async move { tokio::time::timeout(Duration::from_secs(3), other.accept()).await.is_ok() });
+    let mut config = mastodon_comments::Config::for_instance(url::Url::parse(&format!("http://{addr}")).expect("url"));
+    config.token = Some(mastodon_comments::config::Token::new("secret-token"));
+    config.roots.insert("/a".into(), "1".into());
+    config.timeout = Duration::from_secs(2);
+    let r = get(&app(config), "/a/comments.json").await;
+    assert_eq!(r.status, 503, "a redirect is an upstream error");
+    let request = seen.await.expect("join");
+    let ua = request
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("user-agent:"))
+        .unwrap_or("");
+    assert_eq!(ua, concat!("user-agent: mastodon-comments/", env!("CARGO_PKG_VERSION")));
+    assert!(!followed.await.expect("join"), "the redirect target was contacted");
+}
