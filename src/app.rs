@@ -131,7 +131,7 @@ fn serialize(answer: &render::Answer) -> (Bytes, Bytes) {
 impl App {
     pub fn new(config: Config, state: Arc<State>) -> Result<App, Error> {
         let cache = AnswerCache::new(config.cache_fresh, config.cache_keep, config.cache_entries);
-        let live = Self::live(config, state.clone())?;
+        let live = Self::live(config, state.clone(), None)?;
         Ok(App {
             live: RwLock::new(Arc::new(live)),
             state,
@@ -143,10 +143,13 @@ impl App {
         })
     }
 
-    fn live(config: Config, state: Arc<State>) -> Result<Live, Error> {
+    fn live(config: Config, state: Arc<State>, previous: Option<&Live>) -> Result<Live, Error> {
         let config_max_age = config.max_age;
-        let mastodon =
-            Mastodon::new(&config).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let mastodon = match previous {
+            Some(p) => Mastodon::renewed(&config, &p.ctx.mastodon),
+            None => Mastodon::new(&config),
+        }
+        .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Live {
             ctx: Ctx {
                 config: Arc::new(config),
@@ -167,7 +170,7 @@ impl App {
         self.cache
             .reconfigure(config.cache_fresh, config.cache_keep, config.cache_entries);
         self.state.set_limits(config.max_state_entries, config.miss_retry);
-        let live = Self::live(config, self.state.clone())?;
+        let live = Self::live(config, self.state.clone(), Some(&self.current()))?;
         if let Ok(mut l) = self.live.write() {
             *l = Arc::new(live);
         }

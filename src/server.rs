@@ -47,7 +47,8 @@ pub enum Protocol {
     Http,
 }
 
-/// Requests in flight and the time of the last one, for idle exit.
+/// Connections open, requests in flight and the time of the last one, for
+/// idle exit.
 #[derive(Debug)]
 pub struct Activity {
     busy: AtomicUsize,
@@ -62,6 +63,17 @@ impl Default for Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
         }
+    }
+}
+
+/// Marks a connection as open until dropped: an open connection may carry
+/// a request not yet read, so the daemon is not idle while one is.
+pub struct Open(Arc<Activity>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -82,12 +94,18 @@ impl Activity {
         Busy(self)
     }
 
+    pub fn open(self: &Arc<Self>) -> Open {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        Open(self.clone())
+    }
+
     fn touch(&self) {
         self.last_ms
             .store(self.start.elapsed().as_millis() as u64, Ordering::SeqCst);
     }
 
-    /// How long nothing has been in flight.
+    /// How long no connection has been open and nothing in flight.
     pub fn idle_for(&self) -> Duration {
         if self.busy.load(Ordering::SeqCst) > 0 {
             return Duration::ZERO;
@@ -114,9 +132,13 @@ pub async fn serve(
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.cancelled() => break,
         };
+        // Shutdown first: a connection not accepted yet stays in the
+        // listening socket's queue, which systemd keeps open for the next
+        // start (idle exit), instead of being accepted and dropped.
         let accepted = tokio::select! {
-            a = accept(&listener) => a,
+            biased;
             _ = shutdown.cancelled() => break,
+            a = accept(&listener) => a,
         };
         let stream = match accepted {
             Ok(s) => s,
@@ -128,8 +150,10 @@ pub async fn serve(
             }
         };
         let (app, extra, activity, shutdown) = (app.clone(), extra.clone(), activity.clone(), shutdown.clone());
+        let open = activity.open();
         tracker.spawn(async move {
             let _permit = permit;
+            let _open = open;
             match (protocol, stream) {
                 (Protocol::Fastcgi, Stream::Unix(s)) => {
                     crate::fastcgi::serve_connection(s, app, activity, shutdown).await
@@ -171,5 +195,27 @@ async fn accept(listener: &Listener) -> std::io::Result<Stream> {
             let _ = s.set_nodelay(true);
             Stream::Tcp(s)
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_connection_is_not_idle() {
+        let a = Arc::new(Activity::default());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(a.idle_for() >= Duration::from_secs(5));
+        let open = a.open();
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert_eq!(a.idle_for(), Duration::ZERO, "a connection may hold an unread request");
+        drop(open);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let idle = a.idle_for();
+        assert!(
+            idle >= Duration::from_secs(2) && idle < Duration::from_secs(3),
+            "{idle:?}"
+        );
     }
 }

@@ -124,11 +124,14 @@ pub struct Mastodon {
     token: Option<Token>,
     max_body: usize,
     permits: Semaphore,
-    rate: Mutex<RateState>,
+    /// Shared with the client a config reload replaces, for the same
+    /// instance: a reload must not forget a rate limit.
+    rate: Arc<Mutex<RateState>>,
     /// After the instance refused the token (401), calls go without it
     /// until then: public data still loads, and the log says why once.
     token_refused_until: Mutex<Option<Instant>>,
-    pub counters: Counters,
+    /// Kept across config reloads (the operator's `STATUS=` counts).
+    pub counters: Arc<Counters>,
 }
 
 impl Mastodon {
@@ -141,10 +144,21 @@ impl Mastodon {
             token: config.token.clone(),
             max_body: config.max_response_bytes,
             permits: Semaphore::new(config.max_upstream_requests),
-            rate: Mutex::new(RateState::default()),
+            rate: Arc::default(),
             token_refused_until: Mutex::new(None),
-            counters: Counters::default(),
+            counters: Arc::default(),
         })
+    }
+
+    /// The client for a reloaded config: the counters carry over, and so
+    /// does the rate-limit state when the instance is the same.
+    pub fn renewed(config: &Config, previous: &Mastodon) -> Result<Self, reqwest::Error> {
+        let mut m = Mastodon::new(config)?;
+        m.counters = previous.counters.clone();
+        if m.base == previous.base {
+            m.rate = previous.rate.clone();
+        }
+        Ok(m)
     }
 
     fn client(&self) -> Result<&reqwest::Client, UpstreamError> {

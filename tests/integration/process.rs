@@ -287,7 +287,7 @@ fn the_state_file_survives_kill_9_while_writing() {
     assert_eq!(acknowledged.len(), ROUNDS as usize + 1);
     // What a kill can leave behind: the temporary file of the write it
     // interrupted, `.state.json.tmp-<pid>-<n>`, at most one per killed
-    // process (one writer, one write at a time). No file was ever found
+    // process (one writer, one write at a time), removed by the next start. No file was ever found
     // unusable at start (it would have been moved to state.json.corrupt-*).
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .expect("dir")
@@ -314,6 +314,13 @@ fn the_state_file_survives_kill_9_while_writing() {
     assert!(
         per_pid.values().all(|&n| n == 1),
         "more than one temporary file left by one process: {per_pid:?}"
+    );
+    // Each start removes what earlier kills left: only the last killed
+    // daemon's interrupted write can remain.
+    let last = killed.last().copied();
+    assert!(
+        per_pid.keys().all(|pid| Some(*pid) == last),
+        "temporary files of earlier runs were not cleaned up at start: {per_pid:?} (last killed {last:?})"
     );
     assert!(
         !names.iter().any(|n| n.contains(".corrupt-")),

@@ -468,3 +468,33 @@ async fn the_https_client_is_set_up() {
     assert!(last.starts_with("cannot reach the instance"), "{last}");
     assert!(!last.contains("HTTPS"), "{last}");
 }
+
+/// SIGHUP swaps the config; the operator's counters and a rate limit in
+/// force survive it.
+#[tokio::test]
+async fn a_reload_keeps_counters_and_rate_limits() {
+    let (s, config) = standin("a-simple-thread", true).await;
+    let app = app(config.clone());
+    assert_eq!(get(&app, "/2026/07/01/slow-bread/comments.json").await.status, 200);
+    s.set_mode(Mode::RateLimit);
+    let mut fresh = config.clone();
+    fresh.cache_fresh = Duration::ZERO;
+    app.reload(fresh.clone()).expect("reload");
+    assert_eq!(
+        get(&app, "/2026/07/01/slow-bread/comments.json")
+            .await
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "X-Comments-Stale")
+            .map(|(_, v)| v.as_str()),
+        Some("1")
+    );
+    let calls = s.total_calls();
+    let before = app.status_line();
+    assert!(before.contains("1 upstream errors"), "{before}");
+    app.reload(fresh).expect("reload");
+    assert_eq!(app.status_line(), before, "counters survive the reload");
+    // Still rate-limited after the reload: no new call to the instance.
+    get(&app, "/2026/07/01/slow-bread/comments.json").await;
+    assert_eq!(s.total_calls(), calls, "the rate limit survived the reload");
+}
