@@ -28,7 +28,23 @@ paths = [
     "/a/../../b", "/../etc/passwd", "a/b/../../..", "/caf\u00e9/", "/a//b///c/.", "/./", "/a/b/..",
     "/2026/07/01/slow-bread/comments.json", "/x\u0000y", "/\u202eevil/", "/a/./../b/./c/..//d/",
 ]
-for p in paths:
+# ... and every article path and link the fixtures hold, as the timeline
+# scan and requests see them.
+import re
+from urllib.parse import urlparse
+for scenario in sorted(glob.glob(os.path.join(fixtures, "*", ""))):
+    try:
+        article = json.load(open(os.path.join(scenario, "expect.json"))).get("article") or {}
+    except (OSError, ValueError):
+        article = {}
+    for key in ("path", "url"):
+        if article.get(key):
+            paths.append(urlparse(article[key]).path or article[key])
+    for f in sorted(glob.glob(os.path.join(scenario, "statuses", "*.json"))):
+        content = json.load(open(f)).get("content") or ""
+        for href in re.findall(r'href="([^"]*)"', content)[:4]:
+            paths.append(urlparse(href).path or href)
+for p in sorted(set(paths)):
     put("query_clean", p)
 
 # fastcgi_params: name-value pairs in FastCGI's length encoding.

@@ -34,6 +34,14 @@ if [[ ! -x "$chromium" ]]; then
 fi
 export MC_CHROMIUM="$chromium"
 
+# playwright-core needs Node.js 20 (Debian 12's own nodejs package is 18).
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if (( node_major < 20 )); then
+  echo "run.sh: the browser tests need Node.js 20 or newer, found $(node --version 2>/dev/null || echo none);" \
+    "install Node.js 20 or newer (for example from NodeSource) and run again" >&2
+  exit 2
+fi
+
 export MC_TEST_OUT="${MC_TEST_OUT:-$repo/target/browser-screenshots}"
 mkdir -p "$MC_TEST_OUT"
 
