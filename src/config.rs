@@ -624,7 +624,10 @@ mod tests {
             assert!(c.hidden_statuses.contains(want), "{want}: {:?}", c.hidden_statuses);
         }
         assert!(!c.hidden_statuses.contains("99"), "another server's id is not ours");
-        assert!(parse(r#"{"url": "https://:pw@m.example"}"#).is_err(), "no credentials in url");
+        assert!(
+            parse(r#"{"url": "https://:pw@m.example"}"#).is_err(),
+            "no credentials in url"
+        );
     }
 
     #[test]

@@ -321,15 +321,78 @@ async fn the_contract_cases_over_fastcgi() {
     /// Name, set-up, stand-in mode, URI, status, number of comments.
     type Case = (&'static str, Setup, Option<Mode>, &'static str, u16, Option<usize>);
     let cases: [Case; 9] = [
-        ("found", none, None, "/2026/07/01/slow-bread/comments.json", 200, Some(5)),
-        ("no root", none, None, "/2026/07/09/unannounced/comments.json", 200, None),
-        ("explicit root", explicit, None, "/my/article/comments.json", 200, Some(5)),
-        ("v1 fallback", old_server, None, "/2026/07/01/slow-bread/comments.json", 200, Some(5)),
-        ("root gone (404)", explicit, Some(Mode::NotFound), "/my/article/comments.json", 200, None),
-        ("429", explicit, Some(Mode::RateLimit), "/my/article/comments.json", 503, None),
-        ("500", explicit, Some(Mode::Error), "/my/article/comments.json", 503, None),
-        ("hanging", explicit, Some(Mode::Hang), "/my/article/comments.json", 503, None),
-        ("oversized", explicit, Some(Mode::Huge), "/my/article/comments.json", 503, None),
+        (
+            "found",
+            none,
+            None,
+            "/2026/07/01/slow-bread/comments.json",
+            200,
+            Some(5),
+        ),
+        (
+            "no root",
+            none,
+            None,
+            "/2026/07/09/unannounced/comments.json",
+            200,
+            None,
+        ),
+        (
+            "explicit root",
+            explicit,
+            None,
+            "/my/article/comments.json",
+            200,
+            Some(5),
+        ),
+        (
+            "v1 fallback",
+            old_server,
+            None,
+            "/2026/07/01/slow-bread/comments.json",
+            200,
+            Some(5),
+        ),
+        (
+            "root gone (404)",
+            explicit,
+            Some(Mode::NotFound),
+            "/my/article/comments.json",
+            200,
+            None,
+        ),
+        (
+            "429",
+            explicit,
+            Some(Mode::RateLimit),
+            "/my/article/comments.json",
+            503,
+            None,
+        ),
+        (
+            "500",
+            explicit,
+            Some(Mode::Error),
+            "/my/article/comments.json",
+            503,
+            None,
+        ),
+        (
+            "hanging",
+            explicit,
+            Some(Mode::Hang),
+            "/my/article/comments.json",
+            503,
+            None,
+        ),
+        (
+            "oversized",
+            explicit,
+            Some(Mode::Huge),
+            "/my/article/comments.json",
+            503,
+            None,
+        ),
     ];
     for (name, setup, mode, uri, status, comments) in cases {
         let (s, mut config) = standin("a-simple-thread", true).await;
@@ -344,7 +407,11 @@ async fn the_contract_cases_over_fastcgi() {
         let r = tokio::time::timeout(Duration::from_secs(5), conn.get(uri))
             .await
             .unwrap_or_else(|_| panic!("{name}: no answer within 5 s"));
-        assert!(started.elapsed() < Duration::from_secs(4), "{name}: took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{name}: took {:?}",
+            started.elapsed()
+        );
         assert_eq!(r.status, status, "{name}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.header("content-type"), Some("application/json"), "{name}");
         let v = r.json();
@@ -360,7 +427,10 @@ async fn the_contract_cases_over_fastcgi() {
             _ => {
                 assert!(v["error"].is_string(), "{name}: {v}");
                 assert_eq!(r.header("cache-control"), Some("no-store"), "{name}");
-                assert!(r.header("retry-after").is_some_and(|ra| ra.parse::<u64>().is_ok()), "{name}");
+                assert!(
+                    r.header("retry-after").is_some_and(|ra| ra.parse::<u64>().is_ok()),
+                    "{name}"
+                );
             }
         }
         d.shutdown.cancel();
@@ -382,12 +452,17 @@ async fn user_agent_and_no_redirects() {
         let (mut s, _) = listener.accept().await.expect("accept");
         let mut buf = vec![0; 4096];
         let n = s.read(&mut buf).await.expect("read");
-        let redirect =
-            format!("HTTP/1.1 302 Found\r\nLocation: http://{other_addr}/api/v1/statuses/1\r\nContent-Length: 0\r\n\r\n");
+        let redirect = format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{other_addr}/api/v1/statuses/1\r\nContent-Length: 0\r\n\r\n"
+        );
         let _ = s.write_all(redirect.as_bytes()).await;
         String::from_utf8_lossy(&buf[..n]).into_owned()
     });
-    let followed = tokio::spawn(async move { tokio::time::timeout(Duration::from_secs(3), other.accept()).await.is_ok() });
+    let followed = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(3), other.accept())
+            .await
+            .is_ok()
+    });
     let mut config = mastodon_comments::Config::for_instance(url::Url::parse(&format!("http://{addr}")).expect("url"));
     config.token = Some(mastodon_comments::config::Token::new("secret-token"));
     config.roots.insert("/a".into(), "1".into());
