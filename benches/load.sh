@@ -9,6 +9,10 @@
 #       into a temporary directory).
 #   (b) the same for nginx serving the identical JSON bytes as a static
 #       file (the ceiling), and the ratio daemon/static;
+#   (c) the same through the same nginx config (keep-alive upstream) for a
+#       bare tokio-fastcgi responder that only writes the daemon's answer
+#       bytes (examples/bare_fastcgi.rs, the FastCGI ceiling), the ratios
+#       bare/static and daemon/bare, and its CPU time per request;
 #   (d) the daemon's CPU time per request on that path (utime+stime from
 #       /proc/PID/stat across the wrk run / requests served);
 #   (e) the latency of one cache miss with the stand-in adding 50 ms to
@@ -19,8 +23,9 @@
 #
 #   benches/load.sh [SECONDS_PER_PHASE]      (default 10; env: CONNECTIONS=16)
 #
-# Prints a summary table with the targets. Never fails on a figure: it
-# exits non-zero only when the setup itself fails (build, nginx, wrk).
+# Prints a summary table with the targets; every target is judged on the
+# unrounded figure. Never fails on a figure: it exits non-zero only when
+# the setup itself fails (build, nginx, wrk).
 # Everything runs on 127.0.0.1 and a temporary directory, and every
 # process it starts is stopped on exit.
 set -euo pipefail
@@ -29,22 +34,24 @@ seconds="${1:-10}"
 connections="${CONNECTIONS:-16}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$repo/target/release/mastodon-comments"
+bare_bin="$repo/target/release/examples/bare_fastcgi"
 fixtures="$repo/tests/fixtures/mastodon/a-simple-thread"
 article="/2026/07/01/slow-bread"
 root_id="116843781319371281"
 userid="109308551561216011"
 
 die() { echo "load.sh: $*" >&2; exit 1; }
-for tool in nginx wrk curl python3; do
+for tool in nginx wrk curl python3 timeout; do
     command -v "$tool" >/dev/null || die "$tool is missing (apt-get install -y nginx wrk curl python3)"
 done
 [ -f /etc/nginx/fastcgi_params ] || die "/etc/nginx/fastcgi_params is missing (Debian's nginx-common has it)"
 [ -f "$repo/examples/nginx/http.conf" ] && [ -f "$repo/examples/nginx/location.conf" ] ||
     die "examples/nginx/{http,location}.conf are missing"
-if [ ! -x "$bin" ]; then
-    echo "load.sh: building the release binary" >&2
-    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
-fi
+# Always (cargo does nothing when they are up to date, and waits for the
+# build directory's lock when another cargo holds it).
+echo "load.sh: building the release binary and the bare responder" >&2
+(cd "$repo" && cargo build --release --quiet --bin mastodon-comments --example bare_fastcgi) ||
+    die "cargo build --release failed"
 
 tmp="$(mktemp -d /tmp/mastodon-comments-load.XXXXXX)"
 pids=()
@@ -79,7 +86,7 @@ start_standin() { # name port [delay_ms]
     "$bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$2" --delay-ms "${3:-0}" \
         >"$tmp/$1.log" 2>&1 &
     pids+=($!)
-    wait_for "stand-in $1" curl -sf "http://127.0.0.1:$2/__stand-in/calls"
+    wait_for "stand-in $1" curl -sf --max-time 2 "http://127.0.0.1:$2/__stand-in/calls"
 }
 
 write_config() { # file standin_port [roots_json]
@@ -100,7 +107,8 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # wrk's figures: "Requests/sec", the 99% latency (in ms), requests served, errors.
 run_wrk() { # url outfile
-    wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1" >"$2" 2>&1 || die "wrk failed: $(cat "$2")"
+    timeout $((seconds + 30)) wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1" >"$2" 2>&1 ||
+        die "wrk failed: $(cat "$2")"
 }
 wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 wrk_requests() { awk '/requests in/ {print $1}' "$1"; }
@@ -128,18 +136,29 @@ sleep 0.3
 idle_rss="$(kib "$main_pid" VmRSS)"
 
 # nginx: the example's http and location parts, cache off, paths moved.
+# The bare responder gets a copy of the example's upstream (same keepalive)
+# and of its location (same fastcgi_keep_conn, params and log line).
 nginx_port="$(free_port)"
 static_port="$(free_port)"
+bare_port="$(free_port)"
+bare_sock="$tmp/bare.sock"
 mkdir -p "$tmp/cache" "$tmp/static$article" "$tmp/nginx-temp"
 cp /etc/nginx/fastcgi_params "$tmp/fastcgi_params"
 sed -e "s#unix:/run/mastodon-comments.sock#unix:$sock#" \
     -e "s#/var/cache/nginx-mastodon-comments#$tmp/cache#" \
     "$repo/examples/nginx/http.conf" >"$tmp/http.conf"
+sed -n '/^upstream mastodon_comments {/,/^}/p' "$repo/examples/nginx/http.conf" |
+    sed -e 's/^upstream mastodon_comments {/upstream bare_fastcgi {/' \
+        -e "s#unix:/run/mastodon-comments.sock#unix:$bare_sock#" >"$tmp/upstream-bare.conf"
+grep -q "unix:$bare_sock" "$tmp/upstream-bare.conf" || die "could not copy the upstream block of http.conf"
 sed -e 's#^\([[:space:]]*\)fastcgi_cache mastodon_comments;#\1fastcgi_cache off;#' \
     -e "s#/var/log/nginx/mastodon-comments.access.log#$tmp/access.log#" \
     "$repo/examples/nginx/location.conf" >"$tmp/location.conf"
 grep -q 'fastcgi_cache off;' "$tmp/location.conf" || die "could not switch the cache off in location.conf"
-cat >"$tmp/nginx.conf" <<EOF
+sed -e 's#fastcgi_pass mastodon_comments;#fastcgi_pass bare_fastcgi;#' \
+    -e "s#$tmp/access.log#$tmp/access-bare.log#" "$tmp/location.conf" >"$tmp/location-bare.conf"
+grep -q 'fastcgi_pass bare_fastcgi;' "$tmp/location-bare.conf" || die "could not point location.conf at the bare responder"
+cat >"$tmp/nginx.conf" <<NGINX
 user root;
 worker_processes 1;
 pid $tmp/nginx.pid;
@@ -156,11 +175,18 @@ http {
     access_log off;
     keepalive_requests 1000000;
     include $tmp/http.conf;
+    include $tmp/upstream-bare.conf;
     # The blog, with the example's location for the daemon.
     server {
         listen 127.0.0.1:$nginx_port;
         server_name blog.example.org;
         include $tmp/location.conf;
+    }
+    # The FastCGI ceiling: the same location, passed to the bare responder.
+    server {
+        listen 127.0.0.1:$bare_port;
+        server_name blog.example.org;
+        include $tmp/location-bare.conf;
     }
     # The ceiling: the same bytes as a static file, logged the same way.
     server {
@@ -173,44 +199,88 @@ http {
         }
     }
 }
-EOF
+NGINX
 nginx -p "$tmp/" -t -c "$tmp/nginx.conf" >"$tmp/nginx-t.log" 2>&1 || die "nginx -t failed: $(cat "$tmp/nginx-t.log")"
 nginx -p "$tmp/" -c "$tmp/nginx.conf" || die "nginx did not start: $(cat "$tmp/error.log" 2>/dev/null)"
 wait_for "nginx" test -s "$tmp/nginx.pid"
 
 url="http://127.0.0.1:$nginx_port$article/comments.json"
+bare_url="http://127.0.0.1:$bare_port$article/comments.json"
 static_url="http://127.0.0.1:$static_port$article/comments.json"
 
+calls() {
+    curl -sf --max-time 10 "http://127.0.0.1:$standin_port/__stand-in/calls" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'
+}
+
 # (e, discovered) The first request on the fresh daemon, the stand-in 50 ms slow.
-curl -sf "http://127.0.0.1:$standin_port/__stand-in/delay?ms=50" >/dev/null || die "cannot set the stand-in's delay"
-calls0="$(curl -sf "http://127.0.0.1:$standin_port/__stand-in/calls" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')"
-miss_discovered="$(curl -s -o "$tmp/answer.json" -w '%{time_total}' "$url")"
-calls1="$(curl -sf "http://127.0.0.1:$standin_port/__stand-in/calls" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')"
-curl -sf "http://127.0.0.1:$standin_port/__stand-in/delay?ms=0" >/dev/null
+curl -sf --max-time 10 "http://127.0.0.1:$standin_port/__stand-in/delay?ms=50" >/dev/null ||
+    die "cannot set the stand-in's delay"
+calls0="$(calls)"
+miss_discovered="$(curl -s --max-time 10 -o "$tmp/answer.json" -w '%{time_total}' "$url")"
+calls1="$(calls)"
+curl -sf --max-time 10 "http://127.0.0.1:$standin_port/__stand-in/delay?ms=0" >/dev/null
 python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["comments"], "no comments"' "$tmp/answer.json" ||
     die "the daemon's answer has no comments: $(head -c 300 "$tmp/answer.json")"
 
 # (b) The identical bytes, static.
-curl -sf -o "$tmp/static$article/comments.json" "$url" || die "cannot fetch the answer through nginx"
-cmp -s "$tmp/static$article/comments.json" <(curl -sf "$static_url") || die "the static copy differs"
-bytes="$(wc -c <"$tmp/static$article/comments.json")"
+body="$tmp/static$article/comments.json"
+curl -sf --max-time 10 -D "$tmp/headers-daemon.txt" -o "$body" "$url" || die "cannot fetch the answer through nginx"
+cmp -s "$body" <(curl -sf --max-time 10 "$static_url") || die "the static copy differs"
+bytes="$(wc -c <"$body")"
 
-# (a, d) Daemon path, cache warm.
-for _ in $(seq 1 50); do curl -sf -o /dev/null "$url"; done
+# (c) The bare responder: the daemon's headers (those nginx passes on from
+# the FastCGI answer) and the same body bytes.
+answer_headers() {
+    tr -d '\r' <"$1" | awk 'NR > 1 && /: / {
+        n = tolower(substr($0, 1, index($0, ":") - 1))
+        if (n !~ /^(server|date|connection|keep-alive|transfer-encoding|content-length|x-cache-status)$/) print }'
+}
+mapfile -t bare_headers < <(answer_headers "$tmp/headers-daemon.txt")
+"$bare_bin" "$bare_sock" "$body" "${bare_headers[@]}" >"$tmp/bare.log" 2>&1 &
+bare_pid=$!
+pids+=("$bare_pid")
+wait_for "the bare responder's socket" test -S "$bare_sock"
+curl -sf --max-time 10 -D "$tmp/headers-bare.txt" -o "$tmp/answer-bare.json" "$bare_url" ||
+    die "cannot fetch the bare responder's answer through nginx: $(cat "$tmp/bare.log")"
+cmp -s "$body" "$tmp/answer-bare.json" || die "the bare responder's body differs from the daemon's"
+diff <(answer_headers "$tmp/headers-daemon.txt") <(answer_headers "$tmp/headers-bare.txt") >"$tmp/headers.diff" ||
+    die "the bare responder's headers differ from the daemon's: $(cat "$tmp/headers.diff")"
+
+# (a, c, d) Daemon path (cache warm), bare responder, static file, one
+# after the other with the same load.
+for _ in $(seq 1 50); do
+    curl -sf --max-time 10 -o /dev/null "$url"
+    curl -sf --max-time 10 -o /dev/null "$bare_url"
+done
 ticks0="$(cpu_ticks "$main_pid")"
 run_wrk "$url" "$tmp/wrk-daemon.txt"
 ticks1="$(cpu_ticks "$main_pid")"
 peak_rss_load="$(kib "$main_pid" VmHWM)"
 rss_after="$(kib "$main_pid" VmRSS)"
+bare_ticks0="$(cpu_ticks "$bare_pid")"
+run_wrk "$bare_url" "$tmp/wrk-bare.txt"
+bare_ticks1="$(cpu_ticks "$bare_pid")"
 run_wrk "$static_url" "$tmp/wrk-static.txt"
 
-d_rps="$(wrk_rps "$tmp/wrk-daemon.txt")"; s_rps="$(wrk_rps "$tmp/wrk-static.txt")"
-d_p99="$(wrk_p99_ms "$tmp/wrk-daemon.txt")"; s_p99="$(wrk_p99_ms "$tmp/wrk-static.txt")"
-d_req="$(wrk_requests "$tmp/wrk-daemon.txt")"
-d_err="$(wrk_errors "$tmp/wrk-daemon.txt")"; s_err="$(wrk_errors "$tmp/wrk-static.txt")"
-ratio="$(awk -v d="$d_rps" -v s="$s_rps" 'BEGIN { if (s > 0) printf "%.2f", d / s; else print "?" }')"
+d_rps="$(wrk_rps "$tmp/wrk-daemon.txt")"; b_rps="$(wrk_rps "$tmp/wrk-bare.txt")"; s_rps="$(wrk_rps "$tmp/wrk-static.txt")"
+d_p99="$(wrk_p99_ms "$tmp/wrk-daemon.txt")"; b_p99="$(wrk_p99_ms "$tmp/wrk-bare.txt")"
+s_p99="$(wrk_p99_ms "$tmp/wrk-static.txt")"
+d_req="$(wrk_requests "$tmp/wrk-daemon.txt")"; b_req="$(wrk_requests "$tmp/wrk-bare.txt")"
+s_req="$(wrk_requests "$tmp/wrk-static.txt")"
+d_err="$(wrk_errors "$tmp/wrk-daemon.txt")"; b_err="$(wrk_errors "$tmp/wrk-bare.txt")"
+s_err="$(wrk_errors "$tmp/wrk-static.txt")"
+# Unrounded: the targets are judged on these; only the table rounds.
+quot() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.6f", a / b; else print "?" }'; }
+ratio="$(quot "$d_rps" "$s_rps")"
+ratio_bare_static="$(quot "$b_rps" "$s_rps")"
+ratio_daemon_bare="$(quot "$d_rps" "$b_rps")"
 tck="$(getconf CLK_TCK)"
-cpu_us="$(awk -v t=$((ticks1 - ticks0)) -v n="$d_req" -v hz="$tck" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "?" }')"
+cpu_per_req() { # ticks requests
+    awk -v t="$1" -v n="$2" -v hz="$tck" 'BEGIN { if (n > 0) printf "%.6f", t * 1e6 / hz / n; else print "?" }'
+}
+cpu_us="$(cpu_per_req $((ticks1 - ticks0)) "$d_req")"
+bare_cpu_us="$(cpu_per_req $((bare_ticks1 - bare_ticks0)) "$b_req")"
 
 # (e, known) Root from the config: a fresh HTTP daemon, the thread fetch only.
 slow_port="$(free_port)"
@@ -218,49 +288,60 @@ start_standin standin-slow "$slow_port" 50
 write_config "$tmp/config-known.json" "$slow_port" "{\"$article\": \"$root_id\"}"
 known_port="$(free_port)"
 start_daemon known "127.0.0.1:$known_port" http "$tmp/config-known.json"
-wait_for "the HTTP daemon" curl -s -o /dev/null "http://127.0.0.1:$known_port/"
-miss_known="$(curl -s -o "$tmp/answer-known.json" -w '%{time_total}' "http://127.0.0.1:$known_port$article/comments.json")"
-upstream_one="$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$slow_port/api/v1/statuses/$root_id")"
+wait_for "the HTTP daemon" curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$known_port/"
+miss_known="$(curl -s --max-time 10 -o "$tmp/answer-known.json" -w '%{time_total}' \
+    "http://127.0.0.1:$known_port$article/comments.json")"
+upstream_one="$(curl -s --max-time 10 -o /dev/null -w '%{time_total}' "http://127.0.0.1:$slow_port/api/v1/statuses/$root_id")"
 
 # (f) Peak resident size while the stand-in sends 300 MiB.
 huge_port="$(free_port)"
 start_standin standin-huge "$huge_port"
-curl -sf "http://127.0.0.1:$huge_port/__stand-in/mode?set=huge" >/dev/null || die "cannot set the huge mode"
+curl -sf --max-time 10 "http://127.0.0.1:$huge_port/__stand-in/mode?set=huge" >/dev/null || die "cannot set the huge mode"
 write_config "$tmp/config-huge.json" "$huge_port" "{\"$article\": \"$root_id\"}"
 huge_http="$(free_port)"
 start_daemon huge "127.0.0.1:$huge_http" http "$tmp/config-huge.json"
 huge_pid=$daemon_pid
-wait_for "the HTTP daemon (huge)" curl -s -o /dev/null "http://127.0.0.1:$huge_http/"
+wait_for "the HTTP daemon (huge)" curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$huge_http/"
 huge_before="$(kib "$huge_pid" VmHWM)"
 huge_status="$(curl -s -o "$tmp/answer-huge.json" -w '%{http_code} %{time_total}' --max-time 30 \
     "http://127.0.0.1:$huge_http$article/comments.json")"
 huge_peak="$(kib "$huge_pid" VmHWM)"
 
 # ---------------------------------------------------------------------
+# met / MISSED on the unrounded value.
 ok() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
     if (v == "?" || v == "") { print "?"; exit }
-    r = (op == ">=") ? (v + 0 >= t + 0) : (v + 0 < t + 0 || (op == "<=" && v + 0 == t + 0))
+    r = (op == ">=") ? (v + 0 >= t + 0) : (op == "<=") ? (v + 0 <= t + 0) : (v + 0 < t + 0)
     print r ? "met" : "MISSED" }'; }
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "?" || v == "") print "?"; else printf f, v }'; }
 miss_known_ms="$(awk -v t="$miss_known" 'BEGIN { printf "%.1f", t * 1000 }')"
 miss_disc_ms="$(awk -v t="$miss_discovered" 'BEGIN { printf "%.1f", t * 1000 }')"
 upstream_ms="$(awk -v t="$upstream_one" 'BEGIN { printf "%.1f", t * 1000 }')"
-miss_factor="$(awk -v m="$miss_known" -v u="$upstream_one" 'BEGIN { if (u > 0) printf "%.2f", m / u; else print "?" }')"
+miss_factor="$(quot "$miss_known" "$upstream_one")"
 idle_mib="$(mib "$idle_rss")"; peak_load_mib="$(mib "$peak_rss_load")"; huge_mib="$(mib "$huge_peak")"
+row() { printf '  %-44s %12s   %-12s  %s\n' "$@"; }
 
-cat <<EOF
+cat <<EOT
 
 mastodon-comments load figures ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, wrk -t1 -c$connections -d${seconds}s, answer $bytes bytes)
 
   path                                   req/s        p99 ms    requests   errors
   nginx -> daemon (cache warm)      $(printf '%10s  %12s  %10s  %7s' "$d_rps" "$d_p99" "$d_req" "$d_err")
-  nginx static file (ceiling)       $(printf '%10s  %12s  %10s  %7s' "$s_rps" "$s_p99" "$(wrk_requests "$tmp/wrk-static.txt")" "$s_err")
+  nginx -> bare tokio-fastcgi       $(printf '%10s  %12s  %10s  %7s' "$b_rps" "$b_p99" "$b_req" "$b_err")
+  nginx static file (ceiling)       $(printf '%10s  %12s  %10s  %7s' "$s_rps" "$s_p99" "$s_req" "$s_err")
 
   figure                                           measured        target        result
-  $(printf '%-44s %12s   %-12s  %s' "throughput ratio daemon/static" "$ratio" ">= 0.3" "$(ok "$ratio" ">=" 0.3)")
-  $(printf '%-44s %12s   %-12s  %s' "daemon CPU per request (us)" "$cpu_us" "<= 65" "$(ok "$cpu_us" "<=" 65)")
-  $(printf '%-44s %12s   %-12s  %s' "miss, root known, upstream +50ms (ms)" "$miss_known_ms" "< 1.2 x $upstream_ms" "$(ok "$miss_factor" "<" 1.2) (${miss_factor}x one call)")
-  $(printf '%-44s %12s   %-12s  %s' "miss, root discovered, fresh daemon (ms)" "$miss_disc_ms" "(info)" "$((calls1 - calls0)) upstream calls")
-  $(printf '%-44s %12s   %-12s  %s' "RSS idle after start (MiB)" "$idle_mib" "<= 5" "$(ok "$idle_mib" "<=" 5)")
-  $(printf '%-44s %12s   %-12s  %s' "RSS peak after the load (MiB)" "$peak_load_mib" "(info)" "now $(mib "$rss_after")")
-  $(printf '%-44s %12s   %-12s  %s' "RSS peak, 300 MiB upstream body (MiB)" "$huge_mib" "< 64" "$(ok "$huge_mib" "<" 64) (HTTP $huge_status s, before $(mib "$huge_before"))")
-EOF
+EOT
+row "throughput ratio daemon/static" "$(fmt "$ratio" %.3f)" ">= 0.3" "$(ok "$ratio" ">=" 0.3)"
+row "throughput ratio daemon/bare responder" "$(fmt "$ratio_daemon_bare" %.3f)" ">= 0.85" \
+    "$(ok "$ratio_daemon_bare" ">=" 0.85) (within 15% of the bare responder)"
+row "throughput ratio bare responder/static" "$(fmt "$ratio_bare_static" %.3f)" "(info)" "the FastCGI ceiling"
+row "daemon CPU per request (us)" "$(fmt "$cpu_us" %.1f)" "<= 65" "$(ok "$cpu_us" "<=" 65)"
+row "bare responder CPU per request (us)" "$(fmt "$bare_cpu_us" %.1f)" "(info)" ""
+row "miss, root known, upstream +50ms (ms)" "$miss_known_ms" "< 1.2 x $upstream_ms" \
+    "$(ok "$miss_factor" "<" 1.2) ($(fmt "$miss_factor" %.3f)x one call)"
+row "miss, root discovered, fresh daemon (ms)" "$miss_disc_ms" "(info)" "$((calls1 - calls0)) upstream calls"
+row "RSS idle after start (MiB)" "$idle_mib" "<= 5" "$(ok "$idle_rss" "<=" $((5 * 1024)))"
+row "RSS peak after the load (MiB)" "$peak_load_mib" "(info)" "now $(mib "$rss_after")"
+row "RSS peak, 300 MiB upstream body (MiB)" "$huge_mib" "< 64" \
+    "$(ok "$huge_peak" "<" $((64 * 1024))) (HTTP $huge_status s, before $(mib "$huge_before"))"

@@ -203,10 +203,20 @@ impl Fcgi {
         for (i, p) in reqs.iter().enumerate() {
             bytes.extend(request_bytes(i as u16 + 1, p, true));
         }
-        self.stream.write_all(&bytes).await.expect("write");
+        self.write(&bytes).await;
+        self.answers(reqs.len()).await
+    }
+
+    /// Writes raw bytes (part of a request, several requests).
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads the answers of requests 1..=n, in id order.
+    pub async fn answers(&mut self, n: usize) -> Vec<FcgiResponse> {
         let mut stdout: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
         let mut ended = 0;
-        while ended < reqs.len() {
+        while ended < n {
             let mut h = [0u8; 8];
             self.stream.read_exact(&mut h).await.expect("record header");
             let id = u16::from_be_bytes([h[2], h[3]]);
@@ -220,7 +230,7 @@ impl Fcgi {
                 _ => {}
             }
         }
-        (1..=reqs.len() as u16)
+        (1..=n as u16)
             .map(|id| parse_cgi(stdout.remove(&id).unwrap_or_default()))
             .collect()
     }

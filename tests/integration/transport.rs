@@ -477,3 +477,43 @@ async fn user_agent_and_no_redirects() {
     assert_eq!(ua, concat!("user-agent: mastodon-comments/", env!("CARGO_PKG_VERSION")));
     assert!(!followed.await.expect("join"), "the redirect target was contacted");
 }
+
+/// A request whose records arrive in two parts while another request's
+/// answer finishes in between is still read whole (the read of the next
+/// request is never dropped halfway).
+#[tokio::test]
+async fn a_request_split_across_an_answer_is_read_whole() {
+    let (s, config) = standin("a-simple-thread", true).await;
+    s.set_delay(Duration::from_millis(150));
+    let app = app(config);
+    let second = request_bytes(2, &params("GET", "/2026/07/09/other/comments.json"), true);
+    // Inside the BEGIN record's header and body, a PARAMS header, a
+    // PARAMS body, and the empty STDIN.
+    for split in [3, 12, 20, 40, second.len() / 2, second.len() - 4] {
+        let d = daemon(app.clone(), Protocol::Fastcgi).await;
+        let mut conn = Fcgi::connect(&d.socket).await;
+        let first = request_bytes(
+            1,
+            &params("GET", &format!("/2026/07/0{}/x/comments.json", split % 9)),
+            true,
+        );
+        let (head, tail) = second.split_at(split);
+        conn.write(&first).await;
+        conn.write(head).await;
+        // The first answer (upstream calls of 150 ms) completes meanwhile.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        conn.write(tail).await;
+        let answers = tokio::time::timeout(Duration::from_secs(5), conn.answers(2))
+            .await
+            .unwrap_or_else(|_| panic!("split at {split}: not both answered"));
+        assert_eq!(answers[0].status, 200, "split at {split}");
+        assert_eq!(
+            answers[1].status,
+            200,
+            "split at {split}: {}",
+            String::from_utf8_lossy(&answers[1].body)
+        );
+        assert!(answers[1].json()["comments"].is_null());
+        d.shutdown.cancel();
+    }
+}
