@@ -17,6 +17,10 @@
 # available (aa-enabled says Yes) the test also loads the profile into the
 # kernel under its name, then removes it again.
 #
+# That the daemon, run as in production, needs nothing more than the profile
+# allows is checked by tests/e2e/apparmor-trace.sh (strace against the
+# expanded rules).
+#
 # Needs: apparmor_parser (package apparmor).
 
 set -euo pipefail
@@ -99,6 +103,7 @@ need '/etc/hosts r,'
 need '/etc/nsswitch.conf r,'
 need '/etc/host.conf r,'
 need '/etc/gai.conf r,'
+need '/ r,'   # glibc's NSS stats / (tests/e2e/apparmor-trace.sh)
 need 'network inet stream,'
 need 'network inet6 stream,'
 need 'network inet dgram,'
