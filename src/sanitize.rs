@@ -175,52 +175,68 @@ fn finish(html: &str, emojis: &[Emoji]) -> String {
     if known.is_empty() && !html.contains(['"', '\'']) {
         return html.to_string();
     }
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while !rest.is_empty() {
-        // Copy a tag through untouched; attribute values are double-quoted
-        // in serialized HTML and may hold '>'.
-        if rest.starts_with('<') {
-            let mut in_quote = false;
-            let mut end = rest.len();
-            for (i, c) in rest.char_indices().skip(1) {
-                match c {
-                    '"' => in_quote = !in_quote,
-                    '>' if !in_quote => {
-                        end = i + 1;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            // `'` may stand raw in an attribute value; as an entity it
-            // means the same there.
-            let tag = &rest[..end];
-            if tag.contains('\'') {
-                out.push_str(&tag.replace('\'', "&#39;"));
-            } else {
-                out.push_str(tag);
-            }
-            rest = &rest[end..];
+    let mut out = String::with_capacity(html.len() + html.len() / 16);
+    let bytes = html.as_bytes();
+    let (mut i, mut text_start) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
             continue;
         }
-        let text_end = rest.find('<').unwrap_or(rest.len());
-        let text = &rest[..text_end];
-        if text.contains(['"', '\'']) {
-            emoji_in_text(&text.replace('"', "&quot;").replace('\'', "&#39;"), &known, &mut out);
-        } else {
-            emoji_in_text(text, &known, &mut out);
+        text_run(&html[text_start..i], &known, &mut out);
+        // Copy a tag through; attribute values are double-quoted in
+        // serialized HTML and may hold '>'.
+        let mut end = i + 1;
+        let mut in_quote = false;
+        while end < bytes.len() {
+            match bytes[end] {
+                b'"' => in_quote = !in_quote,
+                b'>' if !in_quote => {
+                    end += 1;
+                    break;
+                }
+                _ => {}
+            }
+            end += 1;
         }
-        rest = &rest[text_end..];
+        // `'` may stand raw in an attribute value; as an entity it means
+        // the same there.
+        push_escaped(&html[i..end], false, &mut out);
+        i = end;
+        text_start = end;
     }
+    text_run(&html[text_start..], &known, &mut out);
     out
 }
 
-fn emoji_in_text(text: &str, known: &HashMap<&str, String>, out: &mut String) {
-    if known.is_empty() {
-        out.push_str(text);
-        return;
+/// Text between tags: quotes as entities, then the emoji.
+fn text_run(text: &str, known: &HashMap<&str, String>, out: &mut String) {
+    if known.is_empty() || !text.contains(':') {
+        push_escaped(text, true, out);
+    } else {
+        let mut escaped = String::with_capacity(text.len());
+        push_escaped(text, true, &mut escaped);
+        emoji_in_text(&escaped, known, out);
     }
+}
+
+/// Appends `s` with `'` (and in text also `"`) as entities.
+fn push_escaped(s: &str, in_text: bool, out: &mut String) {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'\'' => "&#39;",
+            b'"' if in_text => "&quot;",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(entity);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+fn emoji_in_text(text: &str, known: &HashMap<&str, String>, out: &mut String) {
     let mut rest = text;
     while let Some(start) = rest.find(':') {
         let after = &rest[start + 1..];
