@@ -437,7 +437,19 @@ async fn fetch(ctx: &Ctx, root: &str, moderation: &ModerationCache) -> Result<En
     if status.value.id != root {
         return Err(UpstreamError::Body(format!("asked for status {root}, got another id")));
     }
-    let answer = render::render(&status.value, &context.value, &ctx.config, &moderation);
+    // Without `userid` in the config, the author is the token's account
+    // (approve-only shows the author's own replies).
+    let learned;
+    let config = match (&ctx.config.userid, ctx.userid()) {
+        (None, Some(author)) => {
+            let mut c = (*ctx.config).clone();
+            c.userid = Some(author.to_string());
+            learned = c;
+            &learned
+        }
+        _ => &*ctx.config,
+    };
+    let answer = render::render(&status.value, &context.value, config, &moderation);
     let (body, stale_body) = serialize(&answer);
     Ok(Entry {
         body,

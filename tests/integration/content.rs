@@ -264,8 +264,18 @@ async fn moderation_lists_remove_replies_and_count_them() {
 
 #[tokio::test]
 async fn approve_only_shows_favourited_replies_and_the_authors_own() {
+    for configured_userid in [true, false] {
+        approve_only(configured_userid).await;
+    }
+}
+
+/// With `userid` configured, or learned from the token.
+async fn approve_only(configured_userid: bool) {
     let (_s, mut config) = standin("a-simple-thread", true).await;
     config.approve_only = true;
+    if !configured_userid {
+        config.userid = None;
+    }
     let v = body_json(&get(&app(config), "/2026/07/01/slow-bread/comments.json").await);
     let context: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("a-simple-thread/context/116843781319371281.json")).expect("read"),
@@ -278,7 +288,7 @@ async fn approve_only_shows_favourited_replies_and_the_authors_own() {
         .filter(|s| s["favourited"] == true || s["account"]["id"] == AUTHOR)
         .filter_map(|s| s["id"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(ids(&v), want);
+    assert_eq!(ids(&v), want, "userid configured: {configured_userid}");
 }
 
 #[tokio::test]
