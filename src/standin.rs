@@ -31,6 +31,17 @@ use tokio::net::TcpListener;
 
 use crate::state::id_order;
 
+/// The folders of a scenario the stand-in reads (`""` is the top level).
+pub const SCENARIO_DIRS: [&str; 7] = [
+    "",
+    "statuses",
+    "context",
+    "context-anonymous",
+    "search",
+    "accounts",
+    "http",
+];
+
 /// A fixture scenario: relative file path → contents.
 #[derive(Debug, Clone, Default)]
 pub struct Scenario {
@@ -41,15 +52,7 @@ impl Scenario {
     /// Reads a scenario folder (`statuses/`, `context/`, `search/`, …).
     pub fn from_dir(dir: &Path) -> std::io::Result<Scenario> {
         let mut files = HashMap::new();
-        for sub in [
-            "",
-            "statuses",
-            "context",
-            "context-anonymous",
-            "search",
-            "accounts",
-            "http",
-        ] {
+        for sub in SCENARIO_DIRS {
             let d = dir.join(sub);
             let Ok(entries) = std::fs::read_dir(&d) else { continue };
             for e in entries.flatten() {

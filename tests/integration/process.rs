@@ -127,15 +127,7 @@ const KILL_BASE: u64 = 116_900_000_000_000_000;
 
 fn kill_scenario(dir: &Path, rounds: u32) -> mastodon_comments::standin::Scenario {
     let src = fixtures().join("a-simple-thread");
-    for sub in [
-        "",
-        "statuses",
-        "context",
-        "context-anonymous",
-        "search",
-        "accounts",
-        "http",
-    ] {
+    for sub in mastodon_comments::standin::SCENARIO_DIRS {
         std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
         for e in std::fs::read_dir(src.join(sub)).expect("fixture dir").flatten() {
             if e.path().is_file() {
