@@ -46,85 +46,11 @@ trap cleanup_pids EXIT
 trap 'exit 130' INT TERM
 
 
-# A minimal FastCGI client (responder role, one request per connection), as
-# nginx would send it with fastcgi_params. Prints "STATUS COMMENTS" where
-# COMMENTS is the number of comments in the JSON answer (or -).
-cat >"$TMP/fcgi.py" <<'PY'
-import json, socket, struct, sys
-
-def request(addr, method, uri, body=b"", timeout=10.0):
-    if addr.startswith("/"):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(addr)
-    else:
-        host, port = addr.rsplit(":", 1)
-        s = socket.create_connection((host, int(port)), timeout)
-    path, _, query = uri.partition("?")
-    params = {
-        "QUERY_STRING": query, "REQUEST_METHOD": method, "CONTENT_TYPE": "",
-        "CONTENT_LENGTH": str(len(body)) if body else "", "SCRIPT_NAME": path,
-        "REQUEST_URI": uri, "DOCUMENT_URI": path, "DOCUMENT_ROOT": "/srv/www",
-        "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https",
-        "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "nginx",
-        "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000", "SERVER_ADDR": "127.0.0.1",
-        "SERVER_PORT": "443", "SERVER_NAME": "blog.example.org", "HTTP_HOST": "blog.example.org",
-    }
-    def record(kind, content):
-        return struct.pack(">BBHHBB", 1, kind, 1, len(content), 0, 0) + content
-    def length(n):
-        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    pairs = b"".join(length(len(k)) + length(len(v.encode())) + k.encode() + v.encode()
-                     for k, v in params.items())
-    out = record(1, struct.pack(">HB5x", 1, 0)) + record(4, pairs) + record(4, b"")
-    if body:
-        out += record(5, body)
-    out += record(5, b"")
-    s.sendall(out)
-    data = b""
-    stdout = b""
-    while True:
-        while len(data) < 8:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed before FCGI_END_REQUEST")
-            data += chunk
-        _, kind, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])
-        while len(data) < 8 + clen + plen:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed inside a record")
-            data += chunk
-        content, data = data[8:8 + clen], data[8 + clen + plen:]
-        if kind == 6:
-            stdout += content
-        elif kind == 3:
-            break
-    s.close()
-    head, _, payload = stdout.partition(b"\r\n\r\n")
-    status, headers = 200, {}
-    for line in head.decode("latin-1").split("\r\n"):
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    if "status" in headers:
-        status = int(headers["status"].split()[0])
-    return status, headers, payload
-
-if __name__ == "__main__":
-    try:
-        status, headers, payload = request(sys.argv[1], sys.argv[2], sys.argv[3])
-    except Exception as e:
-        print("000 - %s" % e)
-        sys.exit(0)
-    try:
-        comments = json.loads(payload).get("comments")
-        n = len(comments) if isinstance(comments, dict) else "-"
-    except Exception:
-        n = "-"
-    print(status, n)
-PY
-fcgi() { timeout 15 python3 "$TMP/fcgi.py" "$@" || echo "000 - timeout"; }
+# The shared FastCGI client (tests/e2e/fcgi.py; responder role, one request
+# per connection, as nginx would send it with fastcgi_params; a unix socket
+# path or HOST:PORT). Prints "STATUS COMMENTS" where COMMENTS is the number
+# of comments in the JSON answer (or -).
+fcgi() { timeout 15 python3 "$ROOT/tests/e2e/fcgi.py" --timeout 10 --print status,comments "$@" || echo "000 - timeout"; }
 
 # Collects sd_notify datagrams into a file, one per line ("|" between fields).
 cat >"$TMP/notify.py" <<'PY'

@@ -70,57 +70,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A minimal FastCGI client (as in socket-activation.sh). Prints
+# The shared FastCGI client (tests/e2e/fcgi.py), a GET. Prints
 # "STATUS COMMENTS ROOT": the number of comments ("-" for none) and
 # stats.root ("-" for none).
-cat >"$TMP/fcgi.py" <<'PY'
-import json, socket, struct, sys
-
-def request(path, uri, timeout=15.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
-    doc, _, query = uri.partition("?")
-    params = {"QUERY_STRING": query, "REQUEST_METHOD": "GET", "SCRIPT_NAME": doc, "REQUEST_URI": uri,
-              "DOCUMENT_URI": doc, "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1",
-              "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "blog.example.org", "HTTP_HOST": "blog.example.org"}
-    rec = lambda t, c: struct.pack(">BBHHBB", 1, t, 1, len(c), 0, 0) + c
-    ln = lambda n: bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    pairs = b"".join(ln(len(k)) + ln(len(v.encode())) + k.encode() + v.encode() for k, v in params.items())
-    s.sendall(rec(1, struct.pack(">HB5x", 1, 0)) + rec(4, pairs) + rec(4, b"") + rec(5, b""))
-    data, stdout = b"", b""
-    while True:
-        while len(data) < 8 or len(data) < 8 + sum(struct.unpack(">HB", data[4:7])):
-            chunk = s.recv(65536)
-            if not chunk:
-                raise EOFError("closed")
-            data += chunk
-        _, kind, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])
-        content, data = data[8:8 + clen], data[8 + clen + plen:]
-        if kind == 6:
-            stdout += content
-        elif kind == 3:
-            break
-    head, _, payload = stdout.partition(b"\r\n\r\n")
-    status = 200
-    for line in head.decode("latin-1").split("\r\n"):
-        if line.lower().startswith("status:"):
-            status = int(line.split(":", 1)[1].split()[0])
-    try:
-        j = json.loads(payload)
-        comments = j.get("comments")
-        n = len(comments) if isinstance(comments, dict) else "-"
-        root = (j.get("stats") or {}).get("root") or "-"
-    except Exception:
-        n, root = "-", "-"
-    return "%d %s %s" % (status, n, root)
-
-try:
-    print(request(sys.argv[1], sys.argv[2]))
-except Exception as e:
-    print("000 - - %s" % e)
-PY
-fcgi() { timeout 20 python3 "$TMP/fcgi.py" "$@" || echo "000 - - timeout"; }
+fcgi() { # socket uri
+    timeout 20 python3 "$ROOT/tests/e2e/fcgi.py" --timeout 15 --print status,comments,root "$1" GET "$2" \
+        || echo "000 - - timeout"
+}
 expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi; }
 
 # Whether a state file parses and holds the given path=id roots.

@@ -201,59 +201,9 @@ if outside:
 PY
 
 
-# A minimal FastCGI client, as in socket-activation.sh; prints the status
-# and the number of comments in the JSON answer ("-" when there are none).
-cat >"$TMP/fcgi.py" <<'PY'
-import json, socket, struct, sys
-def request(path_, method, uri, body=b""):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(path_)
-    path, _, query = uri.partition("?")
-    params = {"QUERY_STRING": query, "REQUEST_METHOD": method, "CONTENT_TYPE": "",
-              "CONTENT_LENGTH": str(len(body)) if body else "", "SCRIPT_NAME": path,
-              "REQUEST_URI": uri, "DOCUMENT_URI": path, "DOCUMENT_ROOT": "/srv/www",
-              "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "GATEWAY_INTERFACE": "CGI/1.1",
-              "SERVER_SOFTWARE": "nginx", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000",
-              "SERVER_ADDR": "127.0.0.1", "SERVER_PORT": "443", "SERVER_NAME": "blog.example.org",
-              "HTTP_HOST": "blog.example.org"}
-    rec = lambda t, c: struct.pack(">BBHHBB", 1, t, 1, len(c), 0, 0) + c
-    ln = lambda n: bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    pairs = b"".join(ln(len(k)) + ln(len(v.encode())) + k.encode() + v.encode() for k, v in params.items())
-    out = rec(1, struct.pack(">HB5x", 1, 0)) + rec(4, pairs) + rec(4, b"")
-    if body:
-        out += rec(5, body)
-    s.sendall(out + rec(5, b""))
-    data, stdout = b"", b""
-    while True:
-        while len(data) < 8 or len(data) < 8 + sum(struct.unpack(">HB", data[4:7])):
-            chunk = s.recv(65536)
-            if not chunk:
-                raise EOFError("closed")
-            data += chunk
-        _, kind, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])
-        content, data = data[8:8 + clen], data[8 + clen + plen:]
-        if kind == 6:
-            stdout += content
-        elif kind == 3:
-            break
-    head, _, payload = stdout.partition(b"\r\n\r\n")
-    status = 200
-    for line in head.decode("latin-1").split("\r\n"):
-        if line.lower().startswith("status:"):
-            status = int(line.split(":", 1)[1].split()[0])
-    try:
-        comments = json.loads(payload).get("comments")
-        n = len(comments) if isinstance(comments, dict) else "-"
-    except Exception:
-        n = "-"
-    return "%d %s" % (status, n)
-try:
-    print(request(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].encode() if len(sys.argv) > 4 else b""))
-except Exception as e:
-    print("000 - %s" % e)
-PY
-fcgi() { timeout 30 python3 "$TMP/fcgi.py" "$@" || echo "000 - timeout"; }
+# The shared FastCGI client (tests/e2e/fcgi.py); prints the status and the
+# number of comments in the JSON answer ("-" when there are none).
+fcgi() { timeout 30 python3 "$ROOT/tests/e2e/fcgi.py" --timeout 20 --print status,comments "$@" || echo "000 - timeout"; }
 
 STANDIN_PORT=$(free_port)
 "$MC_BIN" stand-in --fixtures "$SCENARIO" --listen "127.0.0.1:$STANDIN_PORT" >"$TMP/stand-in.log" 2>&1 &
