@@ -134,7 +134,7 @@ DAEMON_PID=
 STRACE_PID=
 
 cleanup() {
-    local rc=$? i f
+    local rc=$? i
     set +e
     [ -n "$DAEMON_PID" ] && kill -TERM "$DAEMON_PID" 2>/dev/null
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done
@@ -142,11 +142,7 @@ cleanup() {
     if [ -n "${MC_AA_TRACE_KEEP:-}" ]; then mkdir -p "$MC_AA_TRACE_KEEP" && cp -r "$TMP/trace" "$TMP"/*.out "$TMP"/*.log "$TMP/profile.pp" "$MC_AA_TRACE_KEEP/" 2>/dev/null; fi
     if [ "$FAIL" -gt 0 ]; then
         rc=1
-        for f in "$TMP"/*.log "$TMP"/*.out; do
-            [ -s "$f" ] || continue
-            echo "----- $f (last 40 lines)"
-            tail -n 40 "$f"
-        done
+        dump_logs
     fi
     echo "$PASS passed, $FAIL failed"
     exit "$rc"

@@ -40,20 +40,26 @@ wait_until() { # seconds, command...
     timeout "$t" bash -c "until $*; do sleep 0.05; done"
 }
 
+# The end of every log and output file in $TMP, for a failed run.
+dump_logs() {
+    local f
+    for f in "$TMP"/*.log "$TMP"/*.out; do
+        [ -s "$f" ] || continue
+        echo "----- $f (last 40 lines)"
+        tail -n 40 "$f"
+    done
+}
+
 # The usual EXIT trap: stops the processes in PIDS (last started first);
 # on a failure prints the logs in $TMP; removes $TMP; prints the tally.
 cleanup_pids() {
-    local rc=$? i f
+    local rc=$? i
     set +e
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done
     if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then FAIL=1; fi
     if [ "$FAIL" -gt 0 ]; then
         rc=1
-        for f in "$TMP"/*.log "$TMP"/*.out; do
-            [ -s "$f" ] || continue
-            echo "----- $f (last 40 lines)"
-            tail -n 40 "$f"
-        done
+        dump_logs
     fi
     rm -rf "$TMP"
     echo "$PASS passed, $FAIL failed"
