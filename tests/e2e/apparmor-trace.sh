@@ -239,24 +239,6 @@ fcgi() { # method uri [body]
         --print status,comments-or-error /run/mastodon-comments.sock "$@" || echo "000 - timeout"
 }
 
-cat >"$TMP/notify.py" <<'PY'
-# /run/systemd/notify: collects sd_notify datagrams, one line each.
-import os, socket, sys, time
-path, out, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(path)
-os.chmod(path, 0o777)   # as systemd's
-s.settimeout(0.2)
-end = time.monotonic() + limit
-with open(out, "a", buffering=1) as f:
-    while time.monotonic() < end:
-        try:
-            msg = s.recv(4096)
-        except socket.timeout:
-            continue
-        f.write(msg.decode("utf-8", "replace").replace("\n", "|") + "\n")
-PY
-
 cat >"$TMP/dns.py" <<'PY'
 # A stand-in DNS server (UDP): mastodon.test has A 127.0.0.1 and AAAA ::1;
 # every other name is NXDOMAIN. Logs "query NAME TYPE" lines.
@@ -1098,7 +1080,7 @@ wait_until 15 "curl -sf -o /dev/null http://127.0.0.1:$STANDIN_PORT/__stand-in/c
     || { bad "stand-in did not come up on 127.0.0.1:$STANDIN_PORT"; exit 1; }
 mode() { curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$STANDIN_PORT/__stand-in/mode?set=$1"; }
 
-timeout 50 python3 "$TMP/notify.py" /run/systemd/notify "$TMP/notify.out" 45 &
+timeout 50 python3 "$ROOT/tests/e2e/notify.py" /run/systemd/notify "$TMP/notify.out" 45 &
 PIDS+=($!)
 wait_until 5 "[ -S /run/systemd/notify ]" || { bad "notify socket not created"; exit 1; }
 

@@ -52,23 +52,6 @@ trap 'exit 130' INT TERM
 # of comments in the JSON answer (or -).
 fcgi() { timeout 15 python3 "$ROOT/tests/e2e/fcgi.py" --timeout 10 --print status,comments "$@" || echo "000 - timeout"; }
 
-# Collects sd_notify datagrams into a file, one per line ("|" between fields).
-cat >"$TMP/notify.py" <<'PY'
-import os, socket, sys, time
-path, out, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(path)
-s.settimeout(0.2)
-end = time.monotonic() + limit
-with open(out, "a", buffering=1) as f:
-    while time.monotonic() < end:
-        try:
-            msg = s.recv(4096)
-        except socket.timeout:
-            continue
-        f.write("%.3f %s\n" % (time.monotonic(), msg.decode("utf-8", "replace").replace("\n", "|")))
-PY
-
 # Holds a listening unix socket and starts the daemon (fd 3, LISTEN_FDS=1,
 # LISTEN_PID = its pid) whenever a connection is pending and no daemon runs —
 # what systemd does for a socket unit with Accept=no. Logs spawns and exits.
@@ -131,7 +114,7 @@ chmod 0400 "$TMP/credentials/token"
 
 # --- 1 + 3. unix socket, STATE_DIRECTORY, CREDENTIALS_DIRECTORY, sd_notify ----------
 SOCK=$TMP/mc.sock
-timeout 100 python3 "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" 90 &
+timeout 100 python3 "$ROOT/tests/e2e/notify.py" "$TMP/notify.sock" "$TMP/notify.out" 90 &
 PIDS+=($!)
 wait_until 5 "[ -S '$TMP/notify.sock' ]"
 systemd-socket-activate -l "$SOCK" \
