@@ -10,14 +10,18 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
-use crate::cache::{AnswerCache, Coalescer, Entry, Freshness};
+use crate::cache::{AnswerCache, Entry, Freshness};
+use crate::coalesce::Coalescer;
 use crate::config::Config;
+use crate::cpu::{self, JobError};
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::limits;
-use crate::mastodon::model::{BlockedAccount, Context, Status};
+use crate::mastodon::model::{Context, Status};
 use crate::mastodon::{Auth, Mastodon, UpstreamError};
+use crate::moderation::{self, AuthorLists, Lists};
 use crate::query;
-use crate::render::{self, Moderation};
+use crate::render::{self, Moderation, Policy, Rules};
 use crate::roots::{Ctx, Discovery};
 use crate::state::State;
 
@@ -91,6 +95,8 @@ pub struct Metrics {
 /// The parts that a config reload replaces together.
 struct Live {
     ctx: Ctx,
+    /// What the config says may be published.
+    policy: Arc<Policy>,
     no_root: Bytes,
     /// `Cache-Control` values, made once per config.
     cc_found: String,
@@ -105,7 +111,7 @@ pub struct App {
     discovery: Discovery,
     cache: AnswerCache,
     fetches: Coalescer<String, Result<Entry, UpstreamError>>,
-    moderation: Arc<ModerationCache>,
+    lists: Arc<AuthorLists>,
     pub metrics: Metrics,
 }
 
@@ -132,13 +138,14 @@ impl App {
     pub fn new(config: Config, state: Arc<State>) -> Result<App, Error> {
         let cache = AnswerCache::new(config.cache_fresh, config.cache_keep, config.cache_entries);
         let live = Self::live(config, state.clone(), None)?;
+        let lists = Arc::new(AuthorLists::start(lists_source(&live.ctx)));
         Ok(App {
             live: RwLock::new(Arc::new(live)),
             state,
             discovery: Discovery::default(),
             cache,
             fetches: Coalescer::default(),
-            moderation: Arc::default(),
+            lists,
             metrics: Metrics::default(),
         })
     }
@@ -151,6 +158,7 @@ impl App {
         }
         .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Live {
+            policy: Arc::new(Policy::from_config(&config)),
             ctx: Ctx {
                 config: Arc::new(config),
                 mastodon: Arc::new(mastodon),
@@ -171,6 +179,7 @@ impl App {
             .reconfigure(config.cache_fresh, config.cache_keep, config.cache_entries);
         self.state.set_limits(config.max_state_entries, config.miss_retry);
         let live = Self::live(config, self.state.clone(), Some(&self.current()))?;
+        self.lists.set_source(lists_source(&live.ctx));
         if let Ok(mut l) = self.live.write() {
             *l = Arc::new(live);
         }
@@ -192,8 +201,9 @@ impl App {
         self.current().ctx.mastodon.clone()
     }
 
-    pub fn state(&self) -> &Arc<State> {
-        &self.state
+    /// Where the author's blocks and mutes stand.
+    pub fn lists(&self) -> Lists {
+        self.lists.current()
     }
 
     /// One line for `systemctl status`.
@@ -207,8 +217,12 @@ impl App {
             .and_then(|l| l.clone())
             .map(|e| format!(", last upstream error: {e}"))
             .unwrap_or_default();
+        let lists = match self.lists.current() {
+            Lists::Pending { .. } => ", the author's blocks and mutes not loaded yet (comments withheld)",
+            _ => "",
+        };
         format!(
-            "{} requests, {} cache hits, {} stale, {} upstream calls, {} upstream errors{last}",
+            "{} requests, {} cache hits, {} stale, {} upstream calls, {} upstream errors{last}{lists}",
             self.metrics.requests.load(Ordering::Relaxed),
             self.metrics.cache_hits.load(Ordering::Relaxed),
             self.metrics.stale_served.load(Ordering::Relaxed),
@@ -270,8 +284,8 @@ impl App {
         if config.path_pattern.as_ref().is_some_and(|p| !p.is_match(&path)) {
             return Err((Error::NotArticle, Some(path)));
         }
-        let deadline = Instant::now() + config.timeout;
-        let found = tokio::time::timeout_at(deadline, self.discovery.find(&live.ctx, &path)).await;
+        let deadline = Deadline::after(config.timeout);
+        let found = deadline.bound(self.discovery.find(&live.ctx, &path, deadline)).await;
         let root = match found {
             Ok(Ok(root)) => root,
             Ok(Err(e)) => return Err((e.into(), Some(path))),
@@ -290,7 +304,7 @@ impl App {
             Ok((body, source)) => Ok((Response::json(200, live.cc_found.clone(), body), source, Some(path))),
             Err(UpstreamError::NotFound) => {
                 // The announcement was deleted: forget it, look again later.
-                self.state.remove_root(&path, &root);
+                self.discovery.forget(&live.ctx, &path, &root);
                 let resp = Response::json(200, live.cc_no_root.clone(), live.no_root.clone());
                 Ok((resp, Source::NoRoot, Some(path)))
             }
@@ -300,29 +314,29 @@ impl App {
 
     /// The answer for a root: fresh from the cache, else fetched (once for
     /// all concurrent askers), else the last good one, else the error.
-    async fn thread(&self, live: &Live, root: &str, deadline: Instant) -> Result<(Bytes, Source), UpstreamError> {
+    async fn thread(&self, live: &Live, root: &str, deadline: Deadline) -> Result<(Bytes, Source), UpstreamError> {
         let cached = self.cache.get(root);
         if let Some((entry, Freshness::Fresh)) = &cached {
             return Ok((entry.body.clone(), Source::Cache));
         }
-        let ctx = live.ctx.clone();
-        let moderation = self.moderation.clone();
-        let key = root.to_string();
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        let fetched = tokio::time::timeout_at(
-            deadline,
-            self.fetches.run(
-                key.clone(),
-                move || async move {
-                    tokio::time::timeout(timeout, fetch(&ctx, &key, &moderation))
-                        .await
-                        .unwrap_or(Err(UpstreamError::Timeout))
-                },
+        let job = Thread {
+            ctx: live.ctx.clone(),
+            policy: live.policy.clone(),
+            lists: self.lists.clone(),
+            root: root.to_string(),
+        };
+        // The fetch is shared by everyone asking meanwhile and outlives a
+        // reader who gives up, so it has a deadline of its own: the
+        // config's timeout from when it starts (limits::DEFAULT_TIMEOUT).
+        let shared = Deadline::after(live.ctx.config.timeout);
+        let fetched = deadline
+            .bound(self.fetches.run(
+                root.to_string(),
+                move || async move { job.fetch(shared).await },
                 Err(UpstreamError::Bug),
-            ),
-        )
-        .await
-        .unwrap_or(Err(UpstreamError::Timeout));
+            ))
+            .await
+            .unwrap_or(Err(UpstreamError::Timeout));
         match fetched {
             Ok(entry) => {
                 self.cache.insert(root, entry.clone());
@@ -340,121 +354,83 @@ impl App {
     }
 }
 
-/// The author's Mastodon blocks, mutes and domain blocks, refreshed at
-/// most every [`limits::MODERATION_REFRESH`], alongside the thread fetch so
-/// a miss still costs one round trip. A failed refresh keeps the old lists
-/// and is retried after [`limits::MODERATION_RETRY`].
-#[derive(Default)]
-pub struct ModerationCache {
-    inner: tokio::sync::Mutex<(Option<Instant>, Arc<Moderation>)>,
+/// Where the author's lists come from under a config: the instance with
+/// the author's token, when the config uses them.
+fn lists_source(ctx: &Ctx) -> Option<moderation::Source> {
+    let config = &ctx.config;
+    (config.use_mastodon_blocks && ctx.mastodon.has_token()).then(|| moderation::Source {
+        mastodon: ctx.mastodon.clone(),
+        instance_host: config.url.host_str().unwrap_or("").to_ascii_lowercase(),
+    })
 }
 
-impl ModerationCache {
-    async fn get(&self, ctx: &Ctx) -> Arc<Moderation> {
-        let config = &ctx.config;
-        if !(config.use_mastodon_blocks && ctx.mastodon.has_token()) {
-            return Arc::default();
+/// One thread fetch, owned, so it can run in a task of its own.
+struct Thread {
+    ctx: Ctx,
+    policy: Arc<Policy>,
+    lists: Arc<AuthorLists>,
+    root: String,
+}
+
+impl Thread {
+    /// Fetches the root and its context concurrently (with the author's
+    /// lists, which are ready in the background), then decodes and renders
+    /// in one job, off the event loop when the thread is large.
+    async fn fetch(self, deadline: Deadline) -> Result<Entry, UpstreamError> {
+        let root = self.root;
+        if !crate::mastodon::id::valid(&root) {
+            return Err(UpstreamError::NotFound);
         }
-        let mut guard = self.inner.lock().await;
-        // guard.0 is when the lists are due again.
-        if guard.0.is_some_and(|due| Instant::now() < due) {
-            return guard.1.clone();
-        }
-        let m = &ctx.mastodon;
-        let host = config.url.host_str().unwrap_or("").to_ascii_lowercase();
-        let fetched = tokio::time::timeout(config.timeout / 2, async {
-            let (blocks, mutes, domains) = tokio::join!(
-                pages::<BlockedAccount>(m, "/api/v1/blocks"),
-                pages::<BlockedAccount>(m, "/api/v1/mutes"),
-                pages::<String>(m, "/api/v1/domain_blocks"),
-            );
-            Ok::<_, UpstreamError>((blocks?, mutes?, domains?))
+        let m = &self.ctx.mastodon;
+        let status_path = format!("/api/v1/statuses/{root}");
+        let context_path = format!("/api/v1/statuses/{root}/context");
+        let (fetched, lists) = tokio::join!(
+            async {
+                tokio::try_join!(
+                    m.get_bytes(&status_path, &[], Auth::Token, deadline),
+                    m.get_bytes(&context_path, &[], Auth::Token, deadline),
+                )
+            },
+            self.lists.get(deadline)
+        );
+        let (status, context) = fetched?;
+        let lists = lists?;
+        let (status, context) = (status.value, context.value);
+        let author = self.ctx.userid().map(str::to_string);
+        let policy = self.policy;
+        let until = deadline.std();
+        let size = status.len() + context.len();
+        let job = move || render_thread(&root, &status, &context, &policy, author.as_deref(), &lists, until);
+        let (body, stale_body) = match cpu::run(size, deadline, job).await {
+            Ok(r) => r?,
+            Err(JobError::Expired) => return Err(UpstreamError::Timeout),
+            Err(JobError::Panicked) => return Err(UpstreamError::Bug),
+        };
+        Ok(Entry {
+            body,
+            stale_body,
+            filled: Instant::now(),
+            fresh: true,
         })
-        .await
-        .unwrap_or(Err(UpstreamError::Timeout));
-        match fetched {
-            Ok((blocks, mutes, domains)) => {
-                guard.0 = Some(Instant::now() + limits::MODERATION_REFRESH);
-                let mut fresh = Moderation::default();
-                for a in blocks.iter().chain(mutes.iter()) {
-                    let acct = a.acct.to_lowercase();
-                    fresh.accounts.insert(if acct.contains('@') {
-                        acct
-                    } else {
-                        format!("{acct}@{host}")
-                    });
-                }
-                fresh.domains.extend(domains.into_iter().map(|d| d.to_lowercase()));
-                guard.1 = Arc::new(fresh);
-            }
-            Err(e) => {
-                guard.0 = Some(Instant::now() + limits::MODERATION_RETRY);
-                tracing::warn!(
-                    "cannot refresh the author's blocks and mutes: {e}; using the previous lists, trying again in {}s",
-                    limits::MODERATION_RETRY.as_secs()
-                );
-            }
-        }
-        guard.1.clone()
     }
 }
 
-/// Reads a paginated list (blocks, mutes) up to [`limits::MODERATION_PAGES`].
-async fn pages<T: serde::de::DeserializeOwned>(m: &Mastodon, path: &str) -> Result<Vec<T>, UpstreamError> {
-    let mut all = Vec::new();
-    let mut max_id: Option<String> = None;
-    for _ in 0..limits::MODERATION_PAGES {
-        let mut q = vec![("limit", "80")];
-        if let Some(id) = &max_id {
-            q.push(("max_id", id));
-        }
-        let page = m.get::<Vec<T>>(path, &q, Auth::Token).await?;
-        let done = page.value.is_empty();
-        all.extend(page.value);
-        match page.next_max_id {
-            Some(next) if !done => max_id = Some(next),
-            _ => break,
-        }
-    }
-    Ok(all)
-}
-
-/// Fetches the root and its context concurrently and renders the answer.
-async fn fetch(ctx: &Ctx, root: &str, moderation: &ModerationCache) -> Result<Entry, UpstreamError> {
-    if !crate::config::is_status_id(root) {
-        return Err(UpstreamError::NotFound);
-    }
-    let m = &ctx.mastodon;
-    let status_path = format!("/api/v1/statuses/{root}");
-    let context_path = format!("/api/v1/statuses/{root}/context");
-    let (moderation, fetched) = tokio::join!(moderation.get(ctx), async {
-        tokio::try_join!(
-            m.get::<Status>(&status_path, &[], Auth::Token),
-            m.get::<Context>(&context_path, &[], Auth::Token),
-        )
-    });
-    let (status, context) = fetched?;
-    if status.value.id != root {
+/// The CPU part of an answer: decode, filter, sanitize, serialize.
+fn render_thread(
+    root: &str,
+    status: &[u8],
+    context: &[u8],
+    policy: &Policy,
+    author: Option<&str>,
+    lists: &Moderation,
+    until: std::time::Instant,
+) -> Result<(Bytes, Bytes), UpstreamError> {
+    let status: Status = serde_json::from_slice(status).map_err(|e| UpstreamError::Body(e.to_string()))?;
+    if status.id != root {
         return Err(UpstreamError::Body(format!("asked for status {root}, got another id")));
     }
-    // Without `userid` in the config, the author is the token's account
-    // (approve-only shows the author's own replies).
-    let learned;
-    let config = match (&ctx.config.userid, ctx.userid()) {
-        (None, Some(author)) => {
-            let mut c = (*ctx.config).clone();
-            c.userid = Some(author.to_string());
-            learned = c;
-            &learned
-        }
-        _ => &*ctx.config,
-    };
-    let answer = render::render(&status.value, &context.value, config, &moderation);
-    let (body, stale_body) = serialize(&answer);
-    Ok(Entry {
-        body,
-        stale_body,
-        filled: Instant::now(),
-        fresh: true,
-    })
+    let context: Context = serde_json::from_slice(context).map_err(|e| UpstreamError::Body(e.to_string()))?;
+    let rules = Rules { policy, author, lists };
+    let answer = render::render(&status, &context, rules, Some(until)).map_err(|_| UpstreamError::Timeout)?;
+    Ok(serialize(&answer))
 }

@@ -259,10 +259,10 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         None => None,
         Some(IdOrNumber::Number(n)) => Some(n.to_string()),
         Some(IdOrNumber::Id(s)) if s.is_empty() => None,
-        Some(IdOrNumber::Id(s)) if is_status_id(&s) => Some(s),
+        Some(IdOrNumber::Id(s)) if crate::mastodon::id::valid(&s) => Some(s),
         Some(IdOrNumber::Id(s)) => {
             return err(format!(
-                "\"userid\" must be the numeric account id (e.g. \"109308551561216011\"), got {s:?}; \
+                "\"userid\" must be your account's id (e.g. \"109308551561216011\"; letters and digits on some servers), got {s:?}; \
                  find it with curl https://YOUR.INSTANCE/api/v1/accounts/lookup?acct=YOURNAME"
             ));
         }
@@ -523,17 +523,11 @@ fn check_token<'a>(t: &'a str, what: &str) -> Result<&'a str, ConfigError> {
     }
 }
 
-/// Mastodon ids are decimal snowflakes; other servers' local ids are
-/// still alphanumeric. Anything else never reaches a URL we build.
-pub fn is_status_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
 /// Accepts `1234`, `https://instance/@user/1234` or
 /// `https://instance/users/user/statuses/1234` on the configured instance.
 pub fn status_id_from(target: &str, instance: &Url) -> Option<String> {
     let target = target.trim();
-    if is_status_id(target) {
+    if crate::mastodon::id::valid(target) {
         return Some(target.to_string());
     }
     let u = Url::parse(target).ok()?;
@@ -541,7 +535,7 @@ pub fn status_id_from(target: &str, instance: &Url) -> Option<String> {
         return None;
     }
     let last = u.path_segments()?.rfind(|s| !s.is_empty())?;
-    is_status_id(last).then(|| last.to_string())
+    crate::mastodon::id::valid(last).then(|| last.to_string())
 }
 
 #[cfg(test)]
@@ -570,7 +564,7 @@ mod tests {
             (r#"{"url": "https://m.example/api"}"#, "instance's address only"),
             (
                 r#"{"url": "https://m.example", "userid": "@nadia"}"#,
-                "\"userid\" must be the numeric",
+                "\"userid\" must be your account's id",
             ),
             (r#"{"url": "https://m.example", "tokn": "x"}"#, "unknown field `tokn`"),
             (

@@ -17,9 +17,13 @@
 //! | [`app`] | `App::handle(Request) -> Response`: the service |
 //! | [`query`] | article path from `?search=` or the URI, cleaned, validated |
 //! | [`roots`] | finding the announcing post; exact link match |
-//! | [`cache`] | coalescing, last good answer |
+//! | [`coalesce`] | one upstream call for all concurrent askers |
+//! | [`cache`] | the last good answer per root |
 //! | [`state`] | the state file: bounded, expiring misses, atomic writes |
-//! | [`mastodon`] | the instance's API: bounded client, model |
+//! | [`mastodon`] | the instance's API: bounded client, model, ids |
+//! | [`deadline`] | the one deadline of a request |
+//! | [`cpu`] | decoding and rendering off the event loop, bounded |
+//! | [`moderation`] | the author's blocks and mutes, kept fresh in the background |
 //! | [`render`] | the answer JSON; visibility and moderation filter |
 //! | [`sanitize`] | HTML allow-list, emoji, URL checks |
 //! | [`error`] | error → status, body, headers |
@@ -29,7 +33,10 @@
 pub mod app;
 pub mod cache;
 pub mod cli;
+pub mod coalesce;
 pub mod config;
+pub mod cpu;
+pub mod deadline;
 pub mod demo;
 pub mod error;
 pub mod fastcgi;
@@ -37,6 +44,7 @@ pub mod http;
 pub mod limits;
 pub mod listen;
 pub mod mastodon;
+pub mod moderation;
 pub mod query;
 pub mod render;
 pub mod roots;

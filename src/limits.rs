@@ -28,6 +28,10 @@ pub const DEFAULT_MAX_STATE_ENTRIES: usize = 10_000;
 pub const DEFAULT_SCAN_PAGES: u32 = 5;
 /// A new timeline scan starts at most this often, however many misses come.
 pub const SCAN_INTERVAL: Duration = Duration::from_secs(60);
+/// After a scan failed (a deploy, a 500), the next one may start this soon:
+/// a failed scan says nothing about the timeline, so it must not wait out
+/// [`SCAN_INTERVAL`] while readers are told "not announced".
+pub const SCAN_RETRY: Duration = Duration::from_secs(5);
 /// Full-text searches per minute at most (config `searches_per_minute`).
 pub const DEFAULT_SEARCHES_PER_MINUTE: u32 = 6;
 /// An answer is served from the daemon's cache without asking upstream for
@@ -46,6 +50,16 @@ pub const NO_ROOT_MAX_AGE: Duration = Duration::from_secs(60);
 pub const DEFAULT_CACHE_ENTRIES: usize = 1_000;
 /// Upstream requests in flight at once (config `max_upstream_requests`).
 pub const DEFAULT_MAX_UPSTREAM: usize = 4;
+/// Jobs (decoding, rendering) off the event loop at once: the 2-core VPS
+/// this is made for has no more to give, and more would only queue there.
+pub const CPU_JOBS: usize = 2;
+/// Inputs smaller than this are decoded and rendered on the event loop
+/// (well under a millisecond); larger ones go to the blocking threads.
+pub const CPU_INLINE_BYTES: usize = 64 * 1024;
+/// A long render looks at the clock after this many replies: often enough
+/// to stop within a millisecond of the deadline, rarely enough to cost
+/// nothing.
+pub const RENDER_CHECK_EVERY: usize = 64;
 /// Connections served at once; nginx keeps a handful open with keep-alive.
 pub const MAX_CONNECTIONS: usize = 256;
 /// Requests multiplexed on one FastCGI connection at once.
@@ -78,6 +92,11 @@ pub const AUTHOR_RETRY: Duration = Duration::from_secs(60);
 /// After the instance refuses the token (401), calls go without it this
 /// long before the token is tried again.
 pub const TOKEN_REFUSED_PAUSE: Duration = Duration::from_secs(600);
+/// One load of the author's three lists may take this long in all; it runs
+/// in the background, so it is not bound by a reader's deadline.
+pub const MODERATION_LOAD: Duration = Duration::from_secs(20);
+/// How often background work looks whether an upstream permit is spare.
+pub const SPARE_CAPACITY_POLL: Duration = Duration::from_millis(20);
 /// Pages of blocks / mutes / domain blocks read at most (80 entries each).
 pub const MODERATION_PAGES: u32 = 5;
 /// Largest config file we read.

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 
 use crate::config::{Config, Visibility};
+use crate::limits;
 use crate::mastodon::model::{Account, Attachment, Context, Status};
 use crate::sanitize;
 
@@ -42,7 +43,7 @@ pub struct Comment {
     pub reblogs: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Author {
     /// Escaped text + emoji images; the username when the name is blank.
     pub display_name: String,
@@ -71,8 +72,8 @@ pub struct Stats {
     pub root: String,
 }
 
-/// Who may not appear, beyond visibility: the config's lists and the
-/// author's own Mastodon blocks and mutes.
+/// Who may not appear, beyond visibility: the author's own Mastodon blocks
+/// and mutes (see `moderation`).
 #[derive(Debug, Default, Clone)]
 pub struct Moderation {
     /// `user@domain`, lower case.
@@ -80,6 +81,47 @@ pub struct Moderation {
     /// Lower-case domains (subdomains included).
     pub domains: HashSet<String>,
 }
+
+/// What the config says may be published: the part of [`Config`] that
+/// rendering reads, made once per config.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The instance's host, lower case: the domain of local accounts.
+    pub instance_host: String,
+    pub visibility: Visibility,
+    pub approve_only: bool,
+    pub hidden_statuses: HashSet<String>,
+    pub blocked_accounts: HashSet<String>,
+    pub blocked_domains: HashSet<String>,
+}
+
+impl Policy {
+    pub fn from_config(c: &Config) -> Policy {
+        Policy {
+            instance_host: c.url.host_str().unwrap_or("").to_ascii_lowercase(),
+            visibility: c.visibility,
+            approve_only: c.approve_only,
+            hidden_statuses: c.hidden_statuses.clone(),
+            blocked_accounts: c.blocked_accounts.clone(),
+            blocked_domains: c.blocked_domains.clone(),
+        }
+    }
+}
+
+/// Everything that decides what one render publishes.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub policy: &'a Policy,
+    /// The author's account id: the config's `userid`, or the token's
+    /// account (approve-only shows the author's own replies).
+    pub author: Option<&'a str>,
+    pub lists: &'a Moderation,
+}
+
+/// The render ran out of time (the request's deadline passed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rendering the thread took longer than the request's deadline")]
+pub struct TooLong;
 
 /// The answer for an article without a root: Go's `null` + zero stats.
 pub fn no_root() -> Answer {
@@ -93,37 +135,42 @@ pub fn no_root() -> Answer {
 /// Mastodon ids are digits; other servers use alphanumerics, `-` and `_`.
 /// Anything else is dropped: ids become JSON keys and HTML attributes.
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    crate::mastodon::id::valid(id)
 }
 
-/// Builds the answer for a root and its context.
-pub fn render(root: &Status, context: &Context, config: &Config, extra: &Moderation) -> Answer {
+/// Builds the answer for a root and its context. Linear in the number of
+/// replies whatever the thread's shape; with `until`, it gives up once
+/// that moment has passed.
+pub fn render(
+    root: &Status,
+    context: &Context,
+    rules: Rules<'_>,
+    until: Option<std::time::Instant>,
+) -> Result<Answer, TooLong> {
     // The root's id goes into every comment; one that is not an id means
     // the server is not answering about the post we asked for.
     if !valid_id(&root.id) {
-        return no_root();
+        return Ok(no_root());
     }
-    let instance_host = config.url.host_str().unwrap_or("").to_ascii_lowercase();
-    let by_id: HashMap<&str, &Status> = context
-        .descendants
-        .iter()
-        .filter(|s| valid_id(&s.id))
-        .map(|s| (s.id.as_str(), s))
-        .collect();
-    let shown: HashSet<&str> = by_id
-        .values()
-        .filter(|s| publishable(s, config, extra, &instance_host))
-        .map(|s| s.id.as_str())
-        .collect();
+    let thread = Thread::new(&root.id, &context.descendants);
+    let shown: Vec<bool> = thread.nodes.iter().map(|s| publishable(s, rules)).collect();
+    let parents = thread.visible_parents(&shown);
 
     let mut comments = BTreeMap::new();
-    for id in &shown {
-        let Some(status) = by_id.get(id) else { continue };
-        let reply_to = visible_parent(status, &root.id, &by_id, &shown);
-        comments.insert((*id).to_string(), comment(status, reply_to, &root.id));
+    let mut authors = AuthorCache::default();
+    for (i, s) in thread.nodes.iter().enumerate() {
+        if !shown[i] {
+            continue;
+        }
+        if until.is_some_and(|u| i % limits::RENDER_CHECK_EVERY == 0 && std::time::Instant::now() >= u) {
+            return Err(TooLong);
+        }
+        let reply_to = parents[i].map_or(root.id.as_str(), |p| thread.nodes[p].id.as_str());
+        let author = authors.get(&s.account);
+        comments.insert(s.id.clone(), comment(s, author, reply_to, &root.id));
     }
     let withheld = context.descendants.len() - comments.len();
-    Answer {
+    Ok(Answer {
         stats: Stats {
             reblogs: root.reblogs_count,
             favs: root.favourites_count,
@@ -133,12 +180,13 @@ pub fn render(root: &Status, context: &Context, config: &Config, extra: &Moderat
         },
         comments: Some(comments),
         withheld,
-    }
+    })
 }
 
 /// Whether a reply may be published on the blog.
-fn publishable(s: &Status, config: &Config, extra: &Moderation, instance_host: &str) -> bool {
-    let visible = match config.visibility {
+fn publishable(s: &Status, rules: Rules<'_>) -> bool {
+    let policy = rules.policy;
+    let visible = match policy.visibility {
         Visibility::PublicUnlisted => matches!(s.visibility.as_str(), "public" | "unlisted"),
         Visibility::Public => s.visibility == "public",
     };
@@ -151,27 +199,27 @@ fn publishable(s: &Status, config: &Config, extra: &Moderation, instance_host: &
     {
         return false;
     }
-    if config.hidden_statuses.contains(&s.id)
-        || config.hidden_statuses.contains(&s.uri)
-        || s.url.as_ref().is_some_and(|u| config.hidden_statuses.contains(u))
+    if policy.hidden_statuses.contains(&s.id)
+        || policy.hidden_statuses.contains(&s.uri)
+        || s.url.as_ref().is_some_and(|u| policy.hidden_statuses.contains(u))
     {
         return false;
     }
-    let (acct, domain) = full_acct(&s.account, instance_host);
+    let (acct, domain) = full_acct(&s.account, &policy.instance_host);
     let domain_blocked = |domains: &HashSet<String>| {
         domains
             .iter()
             .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
     };
-    if config.blocked_accounts.contains(&acct)
-        || extra.accounts.contains(&acct)
-        || domain_blocked(&config.blocked_domains)
-        || domain_blocked(&extra.domains)
+    if policy.blocked_accounts.contains(&acct)
+        || rules.lists.accounts.contains(&acct)
+        || domain_blocked(&policy.blocked_domains)
+        || domain_blocked(&rules.lists.domains)
     {
         return false;
     }
-    let by_author = config.userid.as_deref().is_some_and(|u| u == s.account.id);
-    if config.approve_only && !by_author && s.favourited != Some(true) {
+    let by_author = rules.author.is_some_and(|u| u == s.account.id);
+    if policy.approve_only && !by_author && s.favourited != Some(true) {
         return false;
     }
     true
@@ -186,33 +234,137 @@ pub fn full_acct(a: &Account, instance_host: &str) -> (String, String) {
     }
 }
 
-/// The nearest shown ancestor, or the root: a reply under a hidden or
-/// deleted one is kept, and the hidden one is never revealed. A chain that
-/// loops (a hostile server's `in_reply_to_id`s) hangs off the root, so the
-/// answer is always a tree.
-fn visible_parent(s: &Status, root_id: &str, by_id: &HashMap<&str, &Status>, shown: &HashSet<&str>) -> String {
-    let mut seen: HashSet<&str> = HashSet::from([s.id.as_str()]);
-    let mut nearest: Option<&str> = None;
-    let mut parent = s.in_reply_to_id.as_deref();
-    while let Some(p) = parent {
-        if p == root_id {
-            break;
-        }
-        if !seen.insert(p) {
-            return root_id.to_string();
-        }
-        let Some(st) = by_id.get(p) else { break };
-        if nearest.is_none() && shown.contains(p) {
-            nearest = Some(p);
-        }
-        parent = st.in_reply_to_id.as_deref();
-    }
-    nearest.unwrap_or(root_id).to_string()
+/// A thread's replies, one per id (the last one sent wins), and who
+/// answers whom.
+struct Thread<'a> {
+    nodes: Vec<&'a Status>,
+    /// The index of each node's parent; `None` when it answers the root,
+    /// or a status that is not in the thread (deleted, never sent).
+    parent: Vec<Option<usize>>,
 }
 
-fn comment(s: &Status, reply_to: String, root_id: &str) -> Comment {
-    let a = &s.account;
-    let name = if a.display_name.trim().is_empty() {
+impl<'a> Thread<'a> {
+    fn new(root_id: &str, descendants: &'a [Status]) -> Thread<'a> {
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(descendants.len());
+        let mut nodes: Vec<&Status> = Vec::with_capacity(descendants.len());
+        for s in descendants {
+            // A reply that claims the root's own id is not a reply.
+            if !valid_id(&s.id) || s.id == root_id {
+                continue;
+            }
+            match index.get(s.id.as_str()) {
+                Some(&i) => nodes[i] = s,
+                None => {
+                    index.insert(&s.id, nodes.len());
+                    nodes.push(s);
+                }
+            }
+        }
+        let parent = nodes
+            .iter()
+            .map(|s| match s.in_reply_to_id.as_deref() {
+                Some(p) if p != root_id => index.get(p).copied(),
+                _ => None,
+            })
+            .collect();
+        Thread { nodes, parent }
+    }
+
+    /// Each node's nearest shown ancestor (`None`: the root), worked out
+    /// once per node with an explicit stack, so any depth and any shape
+    /// cost the same. A reply under a hidden or deleted one is kept and
+    /// the hidden one is never revealed; a chain that loops (a hostile
+    /// server's `in_reply_to_id`s) hangs off the root, with everything
+    /// under it, so the answer is always a tree.
+    fn visible_parents(&self, shown: &[bool]) -> Vec<Option<usize>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            OnPath,
+            /// Nearest shown ancestor, and whether the chain above loops.
+            Done(Option<usize>, bool),
+        }
+        let n = self.nodes.len();
+        let mut mark = vec![Mark::New; n];
+        let mut path = Vec::new();
+        for start in 0..n {
+            // Walk up until the root, a node already worked out, or a node
+            // already on this walk (a loop).
+            let mut at = Some(start);
+            let mut above = (None, false);
+            while let Some(i) = at {
+                match mark[i] {
+                    Mark::Done(nearest, loops) => {
+                        above = (if shown[i] { Some(i) } else { nearest }, loops);
+                        break;
+                    }
+                    Mark::OnPath => {
+                        above = (None, true);
+                        break;
+                    }
+                    Mark::New => {
+                        mark[i] = Mark::OnPath;
+                        path.push(i);
+                        at = self.parent[i];
+                    }
+                }
+            }
+            // Down again: each node's answer is its parent's.
+            while let Some(i) = path.pop() {
+                mark[i] = Mark::Done(above.0, above.1);
+                above = (if shown[i] { Some(i) } else { above.0 }, above.1);
+            }
+        }
+        mark.into_iter()
+            .map(|m| match m {
+                Mark::Done(nearest, false) => nearest,
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Each author's fields, sanitized once per render: long threads are a
+/// few people answering each other.
+#[derive(Default)]
+struct AuthorCache<'a> {
+    seen: HashMap<AuthorKey<'a>, Author>,
+}
+
+/// Every field an [`Author`] is made from (but emoji, see below).
+#[derive(PartialEq, Eq, Hash)]
+struct AuthorKey<'a> {
+    display_name: &'a str,
+    username: &'a str,
+    avatar_static: &'a str,
+    avatar: &'a str,
+    url: Option<&'a str>,
+    acct: &'a str,
+    bot: bool,
+}
+
+impl<'a> AuthorCache<'a> {
+    fn get(&mut self, a: &'a Account) -> Author {
+        // Custom emoji in a name make it depend on the account's emoji
+        // list: such names are rendered each time.
+        if !a.emojis.is_empty() {
+            return author(a);
+        }
+        let key = AuthorKey {
+            display_name: &a.display_name,
+            username: &a.username,
+            avatar_static: &a.avatar_static,
+            avatar: &a.avatar,
+            url: a.url.as_deref(),
+            acct: &a.acct,
+            bot: a.bot,
+        };
+        self.seen.entry(key).or_insert_with(|| author(a)).clone()
+    }
+}
+
+fn author(a: &Account) -> Author {
+    let display_name = if a.display_name.trim().is_empty() {
         sanitize::escape(&a.username)
     } else {
         sanitize::text(&a.display_name, &a.emojis)
@@ -221,22 +373,26 @@ fn comment(s: &Status, reply_to: String, root_id: &str) -> Comment {
         u if u.is_empty() => sanitize::url(&a.avatar),
         u => u,
     };
+    Author {
+        display_name,
+        avatar,
+        url: sanitize::url(a.url.as_deref().unwrap_or("")),
+        acct: sanitize::escape(&a.acct),
+        bot: a.bot,
+    }
+}
+
+fn comment(s: &Status, author: Author, reply_to: &str, root_id: &str) -> Comment {
     let url = match sanitize::url(&s.uri) {
         u if u.is_empty() => sanitize::url(s.url.as_deref().unwrap_or("")),
         u => u,
     };
     Comment {
-        author: Author {
-            display_name: name,
-            avatar,
-            url: sanitize::url(a.url.as_deref().unwrap_or("")),
-            acct: sanitize::escape(&a.acct),
-            bot: a.bot,
-        },
+        author,
         toot: sanitize::content(&s.content, &s.emojis),
         date: normalise_date(&s.created_at).unwrap_or_default(),
         url,
-        reply_to,
+        reply_to: reply_to.to_string(),
         root: root_id.to_string(),
         edited: s.edited_at.as_deref().and_then(normalise_date),
         spoiler_text: sanitize::text(&s.spoiler_text, &s.emojis),
@@ -246,7 +402,6 @@ fn comment(s: &Status, reply_to: String, root_id: &str) -> Comment {
         reblogs: s.reblogs_count,
     }
 }
-
 fn media(m: &Attachment) -> Media {
     Media {
         kind: match m.kind.as_str() {
@@ -267,7 +422,16 @@ fn media(m: &Attachment) -> Media {
 pub fn from_upstream_json(status: &[u8], context: &[u8], config: &Config) -> Result<Vec<u8>, serde_json::Error> {
     let status: Status = serde_json::from_slice(status)?;
     let context: Context = serde_json::from_slice(context)?;
-    serde_json::to_vec(&render(&status, &context, config, &Moderation::default()))
+    let policy = Policy::from_config(config);
+    let rules = Rules {
+        policy: &policy,
+        author: config.userid.as_deref(),
+        lists: &Moderation::default(),
+    };
+    match render(&status, &context, rules, None) {
+        Ok(answer) => serde_json::to_vec(&answer),
+        Err(TooLong) => Ok(Vec::new()),
+    }
 }
 
 /// Strict RFC 3339 in, `YYYY-MM-DDTHH:MM:SS.mmmZ` out; anything else is
@@ -318,7 +482,7 @@ mod tests {
             ],
         };
         let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
-        let a = render(&root, &context, &config, &Moderation::default());
+        let a = render(&root, &context, rules(&Policy::from_config(&config)), None).expect("rendered");
         let c = a.comments.expect("comments");
         let parent = |id: &str| c[id].reply_to.clone();
         for looped in ["2", "3", "4", "5"] {
@@ -327,6 +491,85 @@ mod tests {
         assert_eq!(parent("7"), "6");
         assert_eq!(parent("8"), "1", "deleted parent");
         assert_eq!(parent("9"), "8");
+    }
+
+    fn rules(policy: &Policy) -> Rules<'_> {
+        static NONE: std::sync::LazyLock<Moderation> = std::sync::LazyLock::new(Moderation::default);
+        Rules {
+            policy,
+            author: None,
+            lists: &NONE,
+        }
+    }
+
+    fn private(id: &str, parent: Option<&str>) -> Status {
+        let mut s = status(id, parent);
+        s.visibility = "private".into();
+        s
+    }
+
+    #[test]
+    fn a_reply_under_hidden_ones_hangs_off_the_nearest_shown_ancestor() {
+        let root = status("1", None);
+        let context = Context {
+            descendants: vec![
+                status("2", Some("1")),
+                private("3", Some("2")),
+                private("4", Some("3")),
+                status("5", Some("4")),
+                status("6", Some("5")),
+                private("7", Some("1")),
+                status("8", Some("7")),
+                // Claims to be the root: dropped, and its replies hang off
+                // the root.
+                status("1", Some("2")),
+            ],
+        };
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let a = render(&root, &context, rules(&Policy::from_config(&config)), None).expect("rendered");
+        let c = a.comments.expect("comments");
+        let parent = |id: &str| c[id].reply_to.clone();
+        assert_eq!(parent("2"), "1");
+        assert_eq!(parent("5"), "2", "skips the two private ones");
+        assert_eq!(parent("6"), "5");
+        assert_eq!(parent("8"), "1");
+        for hidden in ["3", "4", "7"] {
+            assert!(!c.contains_key(hidden), "{hidden}");
+        }
+        assert_eq!(c.len(), 4);
+        assert_eq!(a.withheld, 4);
+    }
+
+    /// A chain of `n` replies, each answering the one before.
+    fn chain(n: usize) -> Context {
+        let descendants = (2..n + 2)
+            .map(|i| status(&i.to_string(), Some(&(i - 1).to_string())))
+            .collect();
+        Context { descendants }
+    }
+
+    #[test]
+    fn a_long_chain_keeps_its_shape() {
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        let a = render(&status("1", None), &chain(30_000), rules(&policy), None).expect("rendered");
+        let c = a.comments.expect("comments");
+        assert_eq!(c.len(), 30_000);
+        assert_eq!(c["2"].reply_to, "1");
+        assert_eq!(c["30001"].reply_to, "30000");
+    }
+
+    #[test]
+    fn a_render_stops_at_its_deadline() {
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        let past = std::time::Instant::now();
+        assert_eq!(
+            render(&status("1", None), &chain(1_000), rules(&policy), Some(past)).err(),
+            Some(TooLong)
+        );
+        let later = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        assert!(render(&status("1", None), &chain(1_000), rules(&policy), Some(later)).is_ok());
     }
 
     #[test]

@@ -9,19 +9,20 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::LazyLock;
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use tokio::time::Instant;
 use url::Url;
 
-use crate::cache::Coalescer;
+use crate::coalesce::Coalescer;
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::limits;
+use crate::mastodon::id::order as id_order;
 use crate::mastodon::model::{SearchResults, Status};
 use crate::mastodon::{Auth, Mastodon, UpstreamError};
 use crate::query;
-use crate::state::{Known, State, id_order};
+use crate::state::{Known, State};
 
 thread_local! {
     static HREFS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
@@ -73,7 +74,7 @@ pub fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
 pub fn is_candidate(s: &Status, userid: Option<&str>) -> bool {
     s.reblog.is_none()
         && s.in_reply_to_id.is_none()
-        && crate::render::valid_id(&s.id)
+        && crate::mastodon::id::valid(&s.id)
         && matches!(s.visibility.as_str(), "public" | "unlisted")
         && userid.is_none_or(|u| s.account.id == u)
 }
@@ -95,22 +96,24 @@ pub fn announced(s: &Status, config: &Config, userid: Option<&str>) -> Vec<Strin
 }
 
 /// Root discovery shared by all requests: coalesced and rate-limited, so
-/// scanners probing random URLs cost (almost) nothing upstream.
+/// scanners probing random URLs cost (almost) nothing upstream. It is the
+/// only writer of announcing posts in the state.
 #[derive(Default)]
 pub struct Discovery {
     scans: Coalescer<(), Result<(), UpstreamError>>,
     searches: Coalescer<String, Result<Vec<String>, UpstreamError>>,
-    last_scan: Mutex<Option<Instant>>,
+    /// When the next timeline scan may start.
+    next_scan: Arc<Mutex<Option<Instant>>>,
     recent_searches: Mutex<VecDeque<Instant>>,
 }
 
 /// What discovery works with; cloned into spawned (coalesced) tasks.
 #[derive(Clone)]
 pub struct Ctx {
-    pub config: std::sync::Arc<Config>,
-    pub mastodon: std::sync::Arc<Mastodon>,
-    pub state: std::sync::Arc<State>,
-    pub author: std::sync::Arc<Author>,
+    pub config: Arc<Config>,
+    pub mastodon: Arc<Mastodon>,
+    pub state: Arc<State>,
+    pub author: Arc<Author>,
 }
 
 /// The author's account id when the config has no `userid` (the Go
@@ -132,10 +135,11 @@ impl Ctx {
             .or_else(|| self.author.id.get().map(String::as_str))
     }
 
-    /// Learns the token's account id if the config names none.
-    async fn resolve_author(&self) {
+    /// Learns the token's account id if the config names none. `false`
+    /// when it should be known and is not (the look-up failed).
+    async fn resolve_author(&self, deadline: Deadline) -> bool {
         if self.config.userid.is_some() || !self.mastodon.has_token() || self.author.id.initialized() {
-            return;
+            return true;
         }
         let recently_failed = self
             .author
@@ -145,7 +149,7 @@ impl Ctx {
             .and_then(|t| *t)
             .is_some_and(|t| t.elapsed() < limits::AUTHOR_RETRY);
         if recently_failed {
-            return;
+            return false;
         }
         let r = self
             .author
@@ -153,9 +157,14 @@ impl Ctx {
             .get_or_try_init(|| async {
                 let me = self
                     .mastodon
-                    .get::<crate::mastodon::model::Account>("/api/v1/accounts/verify_credentials", &[], Auth::Token)
+                    .get::<crate::mastodon::model::Account>(
+                        "/api/v1/accounts/verify_credentials",
+                        &[],
+                        Auth::Required,
+                        deadline,
+                    )
                     .await?;
-                if crate::config::is_status_id(&me.value.id) {
+                if crate::mastodon::id::valid(&me.value.id) {
                     tracing::info!(
                         "no \"userid\" in the config: using the token's account {} (@{}); set \"userid\" to skip this call",
                         me.value.id,
@@ -172,13 +181,17 @@ impl Ctx {
             if let Ok(mut t) = self.author.failed_at.lock() {
                 *t = Some(Instant::now());
             }
+            return false;
         }
+        true
     }
 }
 
 impl Discovery {
-    /// The root id of an article, or `None` when it has none (yet).
-    pub async fn find(&self, ctx: &Ctx, path: &str) -> Result<Option<String>, UpstreamError> {
+    /// The root id of an article, or `None` when it has none (yet). A miss
+    /// is remembered only when every step that should have run did run and
+    /// answered: a failed, timed-out or rate-limited step proves nothing.
+    pub async fn find(&self, ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Option<String>, UpstreamError> {
         if let Some(id) = ctx.config.roots.get(path) {
             return Ok(Some(id.clone()));
         }
@@ -187,75 +200,107 @@ impl Discovery {
             Known::RecentMiss => return Ok(None),
             Known::Unknown => {}
         }
-        ctx.resolve_author().await;
+        let mut complete = ctx.resolve_author(deadline).await;
         let mut failure = None;
         let mut looked = false;
-        // Join a scan under way; start one only when due.
-        let scan = ctx.userid().is_some() && ctx.config.scan_pages > 0 && (self.scans.contains(&()) || self.scan_due());
-        if scan {
-            looked = true;
-            let c = ctx.clone();
-            let r = self
-                .scans
-                .run(
-                    (),
-                    move || async move { scan_timeline(&c).await },
-                    Err(UpstreamError::Status(500)),
-                )
-                .await;
-            if let Err(e) = r {
-                failure = Some(e);
-            }
-            if let Known::Roots(ids) = ctx.state.lookup(path) {
-                return Ok(ids.first().cloned());
+        if ctx.userid().is_some() && ctx.config.scan_pages > 0 {
+            // Join a scan under way; start one only when due.
+            if self.scans.contains(&()) || self.scan_due() {
+                looked = true;
+                let c = ctx.clone();
+                let next_scan = self.next_scan.clone();
+                // Shared by every request meanwhile: its own deadline.
+                let shared = Deadline::after(ctx.config.timeout);
+                let r = self
+                    .scans
+                    .run(
+                        (),
+                        move || async move {
+                            let r = shared.bound(scan_timeline(&c, shared)).await;
+                            let r = r.unwrap_or(Err(UpstreamError::Timeout));
+                            if r.is_err()
+                                && let Ok(mut next) = next_scan.lock()
+                            {
+                                *next = Some(Instant::now() + limits::SCAN_RETRY);
+                            }
+                            r
+                        },
+                        Err(UpstreamError::Bug),
+                    )
+                    .await;
+                if let Err(e) = r {
+                    failure = Some(e);
+                    complete = false;
+                }
+                if let Known::Roots(ids) = ctx.state.lookup(path) {
+                    return Ok(ids.first().cloned());
+                }
+            } else {
+                complete = false;
             }
         }
-        let searching = ctx.mastodon.has_token()
-            && (self.searches.contains(&path.to_string()) || self.search_allowed(ctx.config.searches_per_minute));
-        if searching {
-            looked = true;
-            let c = ctx.clone();
-            let p = path.to_string();
-            let r = self
-                .searches
-                .run(
-                    path.to_string(),
-                    move || async move { search(&c, &p).await },
-                    Err(UpstreamError::Status(500)),
-                )
-                .await;
-            match r {
-                Ok(ids) if !ids.is_empty() => {
-                    ctx.state.add_roots(path, &ids);
-                    if let Known::Roots(ids) = ctx.state.lookup(path) {
-                        return Ok(ids.first().cloned());
+        if ctx.mastodon.has_token() && ctx.config.searches_per_minute > 0 {
+            if self.searches.contains(&path.to_string()) || self.search_allowed(ctx.config.searches_per_minute) {
+                looked = true;
+                let c = ctx.clone();
+                let p = path.to_string();
+                let shared = Deadline::after(ctx.config.timeout);
+                let r = self
+                    .searches
+                    .run(
+                        path.to_string(),
+                        move || async move {
+                            shared
+                                .bound(search(&c, &p, shared))
+                                .await
+                                .unwrap_or(Err(UpstreamError::Timeout))
+                        },
+                        Err(UpstreamError::Bug),
+                    )
+                    .await;
+                match r {
+                    Ok(ids) if !ids.is_empty() => {
+                        ctx.state.add_roots(path, &ids);
+                        if let Known::Roots(ids) = ctx.state.lookup(path) {
+                            return Ok(ids.first().cloned());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        failure = failure.or(Some(e));
+                        complete = false;
                     }
                 }
-                Ok(_) => {}
-                Err(e) => failure = failure.or(Some(e)),
+            } else {
+                complete = false;
             }
         }
-        match failure {
-            Some(e) => Err(e),
-            None => {
-                if looked {
-                    ctx.state.add_miss(path);
-                }
-                Ok(None)
-            }
+        if let Some(e) = failure {
+            return Err(e);
         }
+        if looked && complete {
+            ctx.state.add_miss(path);
+        }
+        Ok(None)
     }
 
-    /// At most one timeline scan per [`limits::SCAN_INTERVAL`].
+    /// The instance says an announcing post is gone (404): forget it, so
+    /// the article is looked up again.
+    pub fn forget(&self, ctx: &Ctx, path: &str, root: &str) {
+        ctx.state.remove_root(path, root);
+    }
+
+    /// At most one timeline scan per [`limits::SCAN_INTERVAL`] (sooner
+    /// after a failed one).
     fn scan_due(&self) -> bool {
-        let Ok(mut last) = self.last_scan.lock() else {
+        let Ok(mut next) = self.next_scan.lock() else {
             return false;
         };
         let now = Instant::now();
-        if last.is_some_and(|t| now.duration_since(t) < limits::SCAN_INTERVAL) {
+        if next.is_some_and(|t| now < t) {
             return false;
         }
-        *last = Some(now);
+        *next = Some(now + limits::SCAN_INTERVAL);
         true
     }
 
@@ -281,7 +326,7 @@ impl Discovery {
 
 /// Reads the author's timeline newest first until a post indexed before
 /// (or `scan_pages` pages), indexing every article link into the state.
-pub async fn scan_timeline(ctx: &Ctx) -> Result<(), UpstreamError> {
+pub async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), UpstreamError> {
     let Some(userid) = ctx.userid() else {
         return Ok(());
     };
@@ -298,13 +343,16 @@ pub async fn scan_timeline(ctx: &Ctx) -> Result<(), UpstreamError> {
         if let Some(m) = &max_id {
             q.push(("max_id", m));
         }
-        let page = ctx.mastodon.get::<Vec<Status>>(&path, &q, Auth::Token).await?;
+        let page = ctx
+            .mastodon
+            .get::<Vec<Status>>(&path, &q, Auth::Token, deadline)
+            .await?;
         if page.value.is_empty() {
             break;
         }
         let mut reached_old = false;
         for s in &page.value {
-            if !crate::render::valid_id(&s.id) {
+            if !crate::mastodon::id::valid(&s.id) {
                 continue;
             }
             if newest.as_deref().is_none_or(|n| id_order(&s.id, n).is_gt()) {
@@ -331,7 +379,7 @@ pub async fn scan_timeline(ctx: &Ctx) -> Result<(), UpstreamError> {
 
 /// Full-text search for the article (needs a token; finds statuses only on
 /// instances with Elasticsearch). `/api/v1/search` only when v2 is 404.
-pub async fn search(ctx: &Ctx, path: &str) -> Result<Vec<String>, UpstreamError> {
+pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<String>, UpstreamError> {
     let q = match &ctx.config.blog_url {
         Some(blog) if path != "/" => format!("{}{}/", blog.as_str().trim_end_matches('/'), path),
         Some(blog) => blog.to_string(),
@@ -340,12 +388,12 @@ pub async fn search(ctx: &Ctx, path: &str) -> Result<Vec<String>, UpstreamError>
     let query = [("q", q.as_str()), ("type", "statuses"), ("limit", "40")];
     let found = match ctx
         .mastodon
-        .get::<SearchResults>("/api/v2/search", &query, Auth::Token)
+        .get::<SearchResults>("/api/v2/search", &query, Auth::Token, deadline)
         .await
     {
         Err(UpstreamError::NotFound) => {
             ctx.mastodon
-                .get::<SearchResults>("/api/v1/search", &[("q", q.as_str())], Auth::Token)
+                .get::<SearchResults>("/api/v1/search", &[("q", q.as_str())], Auth::Token, deadline)
                 .await?
         }
         // A token without read:search, or one the instance refuses: search

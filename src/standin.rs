@@ -29,7 +29,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::state::id_order;
+use crate::mastodon::id::order as id_order;
 
 /// The folders of a scenario the stand-in reads (`""` is the top level).
 pub const SCENARIO_DIRS: [&str; 7] = [
@@ -153,6 +153,8 @@ struct Shared {
     statuses: Vec<Value>,
     mode: Mutex<Mode>,
     delay: Mutex<Duration>,
+    /// Extra latency of one route (a [`route_name`]).
+    route_delays: Mutex<HashMap<String, Duration>>,
     calls: Mutex<BTreeMap<String, u64>>,
     total: AtomicU64,
     authorized: AtomicU64,
@@ -251,6 +253,7 @@ impl StandIn {
             statuses,
             mode: Mutex::new(Mode::Ok),
             delay: Mutex::new(Duration::ZERO),
+            route_delays: Mutex::new(HashMap::new()),
             calls: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             authorized: AtomicU64::new(0),
@@ -298,7 +301,6 @@ impl StandIn {
         }
     }
 
-    /// Adds this much latency to every API call.
     /// The author's muted accounts (`acct`) and blocked domains.
     pub fn set_mutes(&self, accounts: &[&str], domains: &[&str]) {
         let accounts: Vec<Value> = accounts.iter().map(|a| serde_json::json!({"acct": a})).collect();
@@ -334,6 +336,14 @@ impl StandIn {
         self.shared.old_server.store(old, Ordering::SeqCst);
     }
 
+    /// Adds this much latency to the calls of one route (a [`route_name`]).
+    pub fn set_route_delay(&self, route: &str, d: Duration) {
+        if let Ok(mut m) = self.shared.route_delays.lock() {
+            m.insert(route.to_string(), d);
+        }
+    }
+
+    /// Adds this much latency to every API call.
     pub fn set_delay(&self, d: Duration) {
         if let Ok(mut m) = self.shared.delay.lock() {
             *m = d;
@@ -409,7 +419,12 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
     if let Ok(mut c) = s.calls.lock() {
         *c.entry(name.to_string()).or_default() += 1;
     }
-    let delay = s.delay.lock().map(|d| *d).unwrap_or_default();
+    let delay = s.delay.lock().map(|d| *d).unwrap_or_default()
+        + s.route_delays
+            .lock()
+            .ok()
+            .and_then(|m| m.get(name).copied())
+            .unwrap_or_default();
     if !delay.is_zero() {
         let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         s.max_in_flight.fetch_max(now, Ordering::SeqCst);

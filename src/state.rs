@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::limits;
+use crate::mastodon::id::order as id_order;
 
 /// The file's JSON. `roots` is the Go original's key and meaning.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -66,11 +67,6 @@ pub struct State {
     failing: AtomicBool,
     /// Wait before retrying a failed write.
     retry: Duration,
-}
-
-/// Compares snowflake ids as numbers of any length.
-pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 fn now_unix() -> u64 {
@@ -148,7 +144,7 @@ impl State {
             data.misses.insert(k, now);
         }
         for ids in data.roots.values_mut() {
-            ids.retain(|id| crate::render::valid_id(id));
+            ids.retain(|id| crate::mastodon::id::valid(id));
             ids.sort_by(|a, b| id_order(a, b));
             ids.dedup();
         }

@@ -5,6 +5,7 @@
 //! followed, `Link` headers are read for their `max_id` only), so the token
 //! cannot leak to another host.
 
+pub mod id;
 pub mod model;
 
 use std::future::Future;
@@ -18,6 +19,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::config::{Config, Token};
+use crate::cpu::{self, JobError};
+use crate::deadline::Deadline;
 use crate::limits;
 
 /// Why an upstream call gave nothing usable. Every variant is answered with
@@ -44,6 +47,10 @@ pub enum UpstreamError {
         "the instance refused the token (HTTP {0}); check it and its scopes (read:statuses read:search read:blocks read:mutes)"
     )]
     Refused(u16),
+    /// The author's blocks and mutes have not loaded yet: nothing they
+    /// could hide is published until they have.
+    #[error("the author's blocks and mutes are not loaded yet")]
+    ListsPending { retry_after: Duration },
     /// Not the instance's fault: the fetch task panicked (a bug of ours).
     #[error("the fetch failed inside mastodon-comments (a bug; please report it)")]
     Bug,
@@ -53,7 +60,9 @@ impl UpstreamError {
     /// What to put in `Retry-After`.
     pub fn retry_after(&self) -> Duration {
         match self {
-            UpstreamError::RateLimited { retry_after } => (*retry_after).max(Duration::from_secs(1)),
+            UpstreamError::RateLimited { retry_after } | UpstreamError::ListsPending { retry_after } => {
+                (*retry_after).max(Duration::from_secs(1))
+            }
             _ => limits::DEFAULT_RETRY_AFTER,
         }
     }
@@ -84,7 +93,12 @@ pub fn inherit_calls<F: Future>(fut: F) -> impl Future<Output = F::Output> {
 /// Whether a call carries the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
+    /// With the token when there is one; without it while the instance
+    /// refuses it (public data still loads).
     Token,
+    /// Only with the token: data about the token's account (its blocks,
+    /// itself), which an anonymous call cannot stand in for.
+    Required,
     Anonymous,
 }
 
@@ -185,6 +199,26 @@ impl Mastodon {
         self.token.is_some()
     }
 
+    /// Who the calls speak for: the instance and the token. Two clients
+    /// with the same key see the same account's data.
+    pub fn account_key(&self) -> (String, Option<String>) {
+        (
+            self.base.as_str().to_string(),
+            self.token.as_ref().map(|t| t.expose().to_string()),
+        )
+    }
+
+    /// Waits (until `deadline`) until a call would leave the permits a
+    /// reader's thread fetch needs (status and context: two) free, so work
+    /// in the background never makes a reader wait. With fewer permits in
+    /// all, waits until all are free.
+    pub async fn wait_for_spare_capacity(&self, deadline: Deadline) {
+        let reserve = (self.pool - 1).min(2);
+        while self.permits.available_permits() <= reserve && !deadline.expired() {
+            tokio::time::sleep(limits::SPARE_CAPACITY_POLL).await;
+        }
+    }
+
     fn token_refused(&self) -> bool {
         self.token_refused_until
             .lock()
@@ -193,39 +227,70 @@ impl Mastodon {
             .is_some_and(|u| u > Instant::now())
     }
 
-    /// GET an API path on the instance and decode its JSON. The caller
-    /// bounds the time; this bounds bytes, concurrency and rate.
-    pub async fn get<T: DeserializeOwned>(
+    /// GET an API path on the instance and decode its JSON (off the event
+    /// loop when large, see `cpu`). This bounds bytes, concurrency, rate
+    /// and time: nothing waits past `deadline`.
+    pub async fn get<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         query: &[(&str, &str)],
         auth: Auth,
+        deadline: Deadline,
     ) -> Result<Page<T>, UpstreamError> {
+        let page = self.get_bytes(path, query, auth, deadline).await?;
+        let Page {
+            value: bytes,
+            next_max_id,
+        } = page;
+        let value = decode(bytes, deadline).await?;
+        Ok(Page { value, next_max_id })
+    }
+
+    /// GET an API path and return its body undecoded, for callers that
+    /// decode and render in one job (the thread).
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        auth: Auth,
+        deadline: Deadline,
+    ) -> Result<Page<Vec<u8>>, UpstreamError> {
         self.check_rate()?;
-        let _permit = self.permits.acquire().await.map_err(|_| UpstreamError::Timeout)?;
+        let _permit = match deadline.bound(self.permits.acquire()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(UpstreamError::Bug),
+            Err(_) => return Err(UpstreamError::Timeout),
+        };
         self.check_rate()?;
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+        let required = auth == Auth::Required;
         let auth = match auth {
             Auth::Token if self.token_refused() => Auth::Anonymous,
+            Auth::Required if self.token.is_none() || self.token_refused() => {
+                return Err(UpstreamError::Refused(401));
+            }
+            Auth::Required => Auth::Token,
             a => a,
         };
-        let mut result = self.get_inner(path, query, auth).await;
+        let mut result = self.get_inner(path, query, auth, deadline).await;
         if matches!(result, Err(UpstreamError::Refused(401))) && auth == Auth::Token {
             if let Ok(mut until) = self.token_refused_until.lock() {
                 *until = Some(Instant::now() + limits::TOKEN_REFUSED_PAUSE);
-            }
-            self.counters.errors.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut last) = self.counters.last_error.lock() {
-                *last = Some(UpstreamError::Refused(401).to_string());
             }
             tracing::error!(
                 "the instance refused the token (HTTP 401): check the token; reading public data without it for {}s",
                 limits::TOKEN_REFUSED_PAUSE.as_secs()
             );
-            self.counters.calls.fetch_add(1, Ordering::Relaxed);
-            let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
-            result = self.get_inner(path, query, Auth::Anonymous).await;
+            if !required {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.counters.last_error.lock() {
+                    *last = Some(UpstreamError::Refused(401).to_string());
+                }
+                self.counters.calls.fetch_add(1, Ordering::Relaxed);
+                let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+                result = self.get_inner(path, query, Auth::Anonymous, deadline).await;
+            }
         }
         if let Err(e) = &result
             && !matches!(e, UpstreamError::NotFound)
@@ -238,18 +303,23 @@ impl Mastodon {
         result
     }
 
-    async fn get_inner<T: DeserializeOwned>(
+    async fn get_inner(
         &self,
         path: &str,
         query: &[(&str, &str)],
         auth: Auth,
-    ) -> Result<Page<T>, UpstreamError> {
+        deadline: Deadline,
+    ) -> Result<Page<Vec<u8>>, UpstreamError> {
         let mut url = self.base.clone();
         url.set_path(path);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let mut req = self.client()?.get(url);
+        let remaining = deadline.remaining();
+        if remaining.is_zero() {
+            return Err(UpstreamError::Timeout);
+        }
+        let mut req = self.client()?.get(url).timeout(remaining);
         if let (Auth::Token, Some(token)) = (auth, &self.token) {
             req = req.bearer_auth(token.expose());
         }
@@ -296,8 +366,10 @@ impl Mastodon {
                 Err(e) => return Err(UpstreamError::Connect(error_chain(&e))),
             }
         }
-        let value = serde_json::from_slice(&body).map_err(|e| UpstreamError::Body(e.to_string()))?;
-        Ok(Page { value, next_max_id })
+        Ok(Page {
+            value: body,
+            next_max_id,
+        })
     }
 
     /// Fails fast while the instance asked us to wait, so a burst of
@@ -369,6 +441,19 @@ impl Mastodon {
     }
 }
 
+/// Decodes an answer's JSON; large bodies off the event loop.
+pub async fn decode<T: DeserializeOwned + Send + 'static>(
+    bytes: Vec<u8>,
+    deadline: Deadline,
+) -> Result<T, UpstreamError> {
+    match cpu::run(bytes.len(), deadline, move || serde_json::from_slice::<T>(&bytes)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(UpstreamError::Body(e.to_string())),
+        Err(JobError::Expired) => Err(UpstreamError::Timeout),
+        Err(JobError::Panicked) => Err(UpstreamError::Bug),
+    }
+}
+
 fn ceil_secs(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
@@ -402,7 +487,7 @@ pub fn next_max_id(link: &str) -> Option<String> {
         let target = target.trim().trim_start_matches('<').trim_end_matches('>');
         let url = Url::parse(target).ok()?;
         let id = url.query_pairs().find(|(k, _)| k == "max_id")?.1.into_owned();
-        crate::config::is_status_id(&id).then_some(id)
+        crate::mastodon::id::valid(&id).then_some(id)
     })
 }
 

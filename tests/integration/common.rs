@@ -50,6 +50,20 @@ pub fn app(config: Config) -> Arc<App> {
     Arc::new(App::new(config, state).expect("app"))
 }
 
+/// Waits (at most 10 s) until the author's blocks and mutes are loaded
+/// or known to be off: for tests about something else, so the background
+/// load and the request under test do not race.
+pub async fn settle(app: &App) {
+    use mastodon_comments::moderation::Lists;
+    for _ in 0..500 {
+        if !matches!(app.lists(), Lists::Pending { loading: true, .. }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the author's lists did not settle: {:?}", app.lists());
+}
+
 /// GET through the service directly.
 pub async fn get(app: &App, uri: &str) -> Response {
     app.handle(&Request::get(uri)).await

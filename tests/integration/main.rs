@@ -5,6 +5,7 @@
 mod common;
 mod content;
 mod errors;
+mod guarantees;
 mod process;
 mod properties;
 mod service;

@@ -1,0 +1,57 @@
+//! Status and account ids: which strings are ids at all, and their order.
+//! One check for the whole daemon, so an id one part keeps is never
+//! refused by another.
+//!
+//! Mastodon's ids are decimal snowflakes; GoToSocial's are ULIDs, Akkoma's
+//! and Pleroma's flake ids in base 62, other servers' alphanumerics with
+//! `-` or `_`. Ids go into API paths, JSON keys and HTML attributes, so
+//! anything else is not an id.
+
+use std::cmp::Ordering;
+
+/// Longest id accepted; the longest real ones are 26 (ULID) to 32 bytes.
+pub const MAX_LEN: usize = 64;
+
+/// Whether `s` is an id: 1 to [`MAX_LEN`] ASCII letters, digits, `-`, `_`.
+pub fn valid(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Oldest first: snowflakes compare as numbers of any length (shorter is
+/// older), and ULIDs and flake ids of one length compare as strings, which
+/// is their time order too.
+pub fn order(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_every_server_are_ids() {
+        for id in [
+            "116843781319371281",
+            "1",
+            "01F8MH75CBF9JFX4ZAD54N0W0R",
+            "AEaHkBvDr3M2kqjHvE",
+            "9t3kq2b1-x_y",
+        ] {
+            assert!(valid(id), "{id}");
+        }
+        for id in ["", "1 2", "1\"", "<b>", "1/2", "1.2", "é", &"1".repeat(MAX_LEN + 1)] {
+            assert!(!valid(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn order_is_time_order() {
+        assert_eq!(order("99", "100"), Ordering::Less);
+        assert_eq!(order("116843781319371281", "116843781319371280"), Ordering::Greater);
+        assert_eq!(
+            order("01F8MH75CBF9JFX4ZAD54N0W0R", "01F8MH7C3JZ6F9QRT3VXWG5QY1"),
+            Ordering::Less
+        );
+        assert_eq!(order("7", "7"), Ordering::Equal);
+    }
+}
