@@ -24,6 +24,9 @@ pub const MAX_URL_BYTES: usize = 2048;
 pub const DEFAULT_MISS_RETRY: Duration = Duration::from_secs(300);
 /// Entries in the state file (config `max_state_entries`); misses go first.
 pub const DEFAULT_MAX_STATE_ENTRIES: usize = 10_000;
+/// A full state drops misses down to this fraction of the bound below it
+/// (1/64), so it sorts them once per that many new misses, not every time.
+pub const STATE_TRIM_SLACK: usize = 64;
 /// Timeline pages (40 posts each) one scan may read (config `scan_pages`).
 pub const DEFAULT_SCAN_PAGES: u32 = 5;
 /// A new timeline scan starts at most this often, however many misses come.

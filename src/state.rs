@@ -139,6 +139,7 @@ impl State {
             .filter(|(_, ids)| ids.is_empty())
             .map(|(k, _)| k.clone())
             .collect();
+        let go_converted = !go_misses.is_empty();
         for k in go_misses {
             data.roots.remove(&k);
             data.misses.insert(k, now);
@@ -149,8 +150,20 @@ impl State {
             ids.dedup();
         }
         let state = State::with(data, Some(path.to_path_buf()), max_entries, miss_retry);
-        if let Ok(mut d) = state.data.lock() {
-            state.bound(&mut d);
+        let dropped = state.data.lock().map(|mut d| state.bound(&mut d)).unwrap_or(0);
+        if dropped > 0 {
+            // Years of a Go state file may hold more than the bound: the
+            // file as it was stays next to it, so nothing is lost.
+            let aside = PathBuf::from(format!("{}.before-max-entries-{}", path.display(), now_unix()));
+            match std::fs::copy(path, &aside) {
+                Ok(_) => tracing::warn!("the state file as it was is kept in {}", aside.display()),
+                Err(e) => tracing::warn!("could not keep a copy of the state file in {}: {e}", aside.display()),
+            }
+        }
+        // Written back bounded (and in this version's form) at once.
+        if dropped > 0 || go_converted {
+            state.version.fetch_add(1, Ordering::SeqCst);
+            state.changed.notify_one();
         }
         state
     }
@@ -256,7 +269,7 @@ impl State {
     fn change(&self, f: impl FnOnce(&mut StateFile) -> bool) {
         let Ok(mut d) = self.data.lock() else { return };
         if f(&mut d) {
-            self.bound(&mut d);
+            let _ = self.bound(&mut d);
             drop(d);
             self.version.fetch_add(1, Ordering::SeqCst);
             self.changed.notify_one();
@@ -264,26 +277,49 @@ impl State {
     }
 
     /// Keeps at most `max_entries`: expired misses go first, then the
-    /// oldest misses, and only then (never in practice) the oldest roots.
-    fn bound(&self, d: &mut StateFile) {
-        let expired_before = now_unix().saturating_sub(self.miss_retry_secs.load(Ordering::Relaxed));
-        if d.roots.len() + d.misses.len() > self.max_entries.load(Ordering::Relaxed) {
-            d.misses.retain(|_, at| *at >= expired_before);
+    /// oldest misses, and only then the roots of the oldest announcements;
+    /// returns how many roots went. One sort at most, whatever the number
+    /// of entries over; misses are trimmed a little below the bound, so a
+    /// full state does not sort again on every new miss.
+    fn bound(&self, d: &mut StateFile) -> usize {
+        let max = self.max_entries.load(Ordering::Relaxed);
+        if d.roots.len() + d.misses.len() <= max {
+            return 0;
         }
-        while d.roots.len() + d.misses.len() > self.max_entries.load(Ordering::Relaxed) {
-            if let Some(oldest) = d.misses.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone()) {
-                d.misses.remove(&oldest);
-            } else if let Some(oldest) = d
-                .roots
-                .iter()
-                .min_by(|a, b| id_order(a.1.first().map_or("", |s| s), b.1.first().map_or("", |s| s)))
-                .map(|(k, _)| k.clone())
-            {
-                d.roots.remove(&oldest);
-            } else {
-                break;
+        let expired_before = now_unix().saturating_sub(self.miss_retry_secs.load(Ordering::Relaxed));
+        d.misses.retain(|_, at| *at >= expired_before);
+        let over = (d.roots.len() + d.misses.len()).saturating_sub(max);
+        if over == 0 {
+            return 0;
+        }
+        let from_misses = (over + max / limits::STATE_TRIM_SLACK).min(d.misses.len());
+        if from_misses > 0 {
+            let mut by_age: Vec<(u64, &String)> = d.misses.iter().map(|(k, at)| (*at, k)).collect();
+            by_age.sort_unstable();
+            let oldest: Vec<String> = by_age[..from_misses].iter().map(|(_, k)| (*k).clone()).collect();
+            for k in oldest {
+                d.misses.remove(&k);
             }
         }
+        let over = (d.roots.len() + d.misses.len()).saturating_sub(max);
+        if over == 0 {
+            return 0;
+        }
+        let mut by_id: Vec<(&str, &String)> = d
+            .roots
+            .iter()
+            .map(|(k, ids)| (ids.first().map_or("", String::as_str), k))
+            .collect();
+        by_id.sort_unstable_by(|a, b| id_order(a.0, b.0).then_with(|| a.1.cmp(b.1)));
+        let oldest: Vec<String> = by_id[..over].iter().map(|(_, k)| (*k).clone()).collect();
+        for k in oldest {
+            d.roots.remove(&k);
+        }
+        tracing::warn!(
+            "more announced articles than \"max_state_entries\" ({max}): forgot the {over} announced longest ago; \
+             raise max_state_entries to keep them"
+        );
+        over
     }
 
     /// Writes the state now if it changed since the last write.
@@ -501,6 +537,60 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert!(matches!(s.lookup("/r1"), Known::Roots(_)));
         assert!(matches!(s.lookup("/r2"), Known::Roots(_)));
+    }
+
+    #[test]
+    fn the_bound_drops_old_misses_then_the_oldest_roots_in_one_pass() {
+        let s = State::in_memory(100, RETRY);
+        for i in 0..90 {
+            s.add_roots(&format!("/r{i}"), &[format!("{}", 1000 + i)]);
+        }
+        for i in 0..500 {
+            s.add_miss(&format!("/m{i}"));
+        }
+        assert!(s.len() <= 100, "{}", s.len());
+        for i in 0..90 {
+            assert!(matches!(s.lookup(&format!("/r{i}")), Known::Roots(_)), "/r{i}");
+        }
+        // Lowering the bound (a reload) drops the misses, then the roots
+        // announced longest ago (smallest ids), and keeps the newest.
+        s.set_limits(50, RETRY);
+        assert_eq!(s.len(), 50);
+        assert_eq!(s.lookup("/r39"), Known::Unknown);
+        assert_eq!(s.lookup("/r40"), Known::Roots(vec!["1040".into()]));
+        assert_eq!(s.lookup("/r89"), Known::Roots(vec!["1089".into()]));
+    }
+
+    #[tokio::test]
+    async fn a_go_file_over_the_bound_is_bounded_written_back_and_kept_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let mut roots = serde_json::Map::new();
+        for i in 0..300 {
+            roots.insert(format!("/p{i}"), serde_json::json!([format!("{}", 5000 + i)]));
+            roots.insert(format!("/junk{i}"), serde_json::Value::Null);
+        }
+        std::fs::write(&path, serde_json::json!({ "roots": roots }).to_string()).expect("write");
+        let s = State::load(&path, 100, RETRY);
+        assert_eq!(s.len(), 100);
+        assert_eq!(s.lookup("/p299"), Known::Roots(vec!["5299".into()]));
+        assert_eq!(s.lookup("/p0"), Known::Unknown);
+        s.flush().await.expect("flush");
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        assert_eq!(written["roots"].as_object().map(|r| r.len()), Some(100));
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("readdir")
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.before-max-entries-")
+            })
+            .collect();
+        assert_eq!(aside.len(), 1, "the file as it was is kept");
+        let kept = std::fs::read_to_string(aside[0].path()).expect("read");
+        assert_eq!(kept.matches("/junk").count(), 300);
     }
 
     #[test]

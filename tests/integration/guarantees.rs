@@ -231,3 +231,43 @@ async fn a_failed_author_lookup_is_not_a_miss() {
     assert_eq!(s.calls("search_v2"), 1);
     assert_eq!(state.lookup(other), Known::Unknown, "no miss without the author");
 }
+
+/// A Go state file of `n` entries after years of service: half found
+/// roots, half misses kept for ever (`null`), the real article's root the
+/// newest.
+fn go_state_file(path: &std::path::Path, n: usize) {
+    let mut roots = serde_json::Map::new();
+    for i in 0..n / 2 {
+        roots.insert(
+            format!("/{i}/a"),
+            serde_json::json!([format!("{}", 100_000_000_000u64 + i as u64)]),
+        );
+        roots.insert(format!("/{i}/scanner-probe"), serde_json::Value::Null);
+    }
+    roots.insert(ARTICLE.into(), serde_json::json!([ROOT]));
+    std::fs::write(path, serde_json::json!({ "roots": roots }).to_string()).expect("write");
+}
+
+#[tokio::test]
+async fn a_two_hundred_thousand_entry_go_state_file_is_read_bounded_and_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.json");
+    go_state_file(&path, 200_000);
+    let (_s, config) = standin("a-simple-thread", false).await;
+    let state = Arc::new(State::load(&path, config.max_state_entries, config.miss_retry));
+    assert_eq!(state.len(), config.max_state_entries);
+    let app = Arc::new(App::new(config.clone(), state.clone()).expect("app"));
+    let v = body_json(&get(&app, &format!("{ARTICLE}/comments.json")).await);
+    assert_eq!(v["stats"]["root"], ROOT, "the newest root is kept and served");
+    state.flush().await.expect("flush");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let roots = written["roots"].as_object().expect("roots");
+    assert_eq!(
+        roots.len(),
+        config.max_state_entries,
+        "the bounded file is written back"
+    );
+    assert_eq!(roots[ARTICLE], serde_json::json!([ROOT]));
+    assert!(roots.values().all(|ids| ids.as_array().is_some_and(|a| !a.is_empty())));
+}
