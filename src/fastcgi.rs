@@ -85,6 +85,14 @@ impl<R> Capped<R> {
                 "FastCGI BEGIN_REQUEST record shorter than 8 bytes",
             ));
         }
+        // Request id 0 is the management records' (FastCGI 1.0, 3.3):
+        // tokio-fastcgi would serve a BEGIN_REQUEST with it as a request.
+        if h[1] == BEGIN_REQUEST && h[2] == 0 && h[3] == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "FastCGI BEGIN_REQUEST with the management request id 0",
+            ));
+        }
         let rest = len + usize::from(h[6]);
         if h[1] == PARAMS && len > 0 {
             self.params.clear();
@@ -717,6 +725,9 @@ mod tests {
     async fn the_reader_refuses_short_begin_requests_and_oversized_requests() {
         let mut reader = Capped::new(&b"\x01\x01\x00\x01\x00\x00\x00\x00"[..], Arc::default());
         assert!(reader.read_to_end(&mut Vec::new()).await.is_err());
+        let management = record(BEGIN_REQUEST, 0, &[0, 1, 1, 0, 0, 0, 0, 0], 0);
+        let mut reader = Capped::new(&management[..], Arc::default());
+        assert!(reader.read_to_end(&mut Vec::new()).await.is_err(), "request id 0");
         let big = vec![0u8; limits::MAX_FASTCGI_REQUEST_BYTES + 1];
         let mut reader = Capped::new(&big[..], Arc::default());
         assert!(reader.read_to_end(&mut Vec::new()).await.is_err());

@@ -221,6 +221,11 @@ impl Fcgi {
         self.answers(reqs.len()).await
     }
 
+    /// Reads until the daemon closes the connection.
+    pub async fn read_to_end(&mut self, out: &mut Vec<u8>) -> std::io::Result<usize> {
+        self.stream.read_to_end(out).await
+    }
+
     /// Writes raw bytes (part of a request, several requests).
     pub async fn write(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
@@ -312,6 +317,49 @@ pub fn url_fields(answer: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// Tokenizes `html` as a browser would and returns its start tags with
+/// their attributes (name, value).
+pub fn start_tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+    use html5ever::tendril::StrTendril;
+    use html5ever::tokenizer::{BufferQueue, StartTag, TagToken, Token, TokenSink, TokenSinkResult, Tokenizer};
+    use std::cell::RefCell;
+
+    type Tag = (String, Vec<(String, String)>);
+    #[derive(Default)]
+    struct Tags(RefCell<Vec<Tag>>);
+    impl TokenSink for Tags {
+        type Handle = ();
+        fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+            if let TagToken(t) = token
+                && t.kind == StartTag
+            {
+                let attrs = t
+                    .attrs
+                    .iter()
+                    .map(|a| (a.name.local.to_string(), a.value.to_string()))
+                    .collect();
+                self.0.borrow_mut().push((t.name.to_string(), attrs));
+            }
+            TokenSinkResult::Continue
+        }
+    }
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let tok = Tokenizer::new(Tags::default(), Default::default());
+    let _ = tok.feed(&input);
+    tok.end();
+    tok.sink.0.take()
+}
+
+/// The `href`s of HTML's links, as a browser reads them.
+pub fn hrefs(html: &str) -> Vec<String> {
+    start_tags(html)
+        .into_iter()
+        .filter(|(t, _)| t == "a")
+        .flat_map(|(_, attrs)| attrs.into_iter().filter(|(n, _)| n == "href").map(|(_, v)| v))
+        .collect()
 }
 
 /// The path of the built binary (integration tests get it from cargo).

@@ -282,6 +282,32 @@ async fn a_malformed_record_ends_only_its_connection() {
     );
 }
 
+/// Request id 0 belongs to management records: a BEGIN_REQUEST with it is
+/// never served; the connection ends and the daemon goes on serving.
+#[tokio::test]
+async fn a_begin_request_with_id_zero_is_not_served() {
+    let (s, config) = standin("a-simple-thread", false).await;
+    let d = daemon(app(config), Protocol::Fastcgi).await;
+    let mut c = Fcgi::connect(&d.socket).await;
+    c.write(&request_bytes(
+        0,
+        &params("GET", "/2026/07/01/slow-bread/comments.json"),
+        true,
+    ))
+    .await;
+    let mut rest = Vec::new();
+    // Closed (or reset): either way, without an answer.
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut rest))
+        .await
+        .expect("the connection is closed");
+    assert!(rest.is_empty(), "no answer to request id 0: {rest:?}");
+    assert_eq!(s.total_calls(), 0, "nothing was asked upstream");
+    assert_eq!(
+        fcgi_get(&d.socket, "/2026/07/01/slow-bread/comments.json").await.status,
+        200
+    );
+}
+
 /// Large answers multiplexed on one connection: the crate's shared writer
 /// must never be used by two answers at once.
 #[tokio::test]
