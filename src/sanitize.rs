@@ -1,10 +1,13 @@
 //! Makes remote content safe to publish: an HTML allow-list for `content`
 //! (ammonia), escaping for plain-text fields, custom emoji as `<img>`, and
 //! URL checks. Every string this module returns can be inserted into HTML
-//! text or a single- or double-quoted attribute as is: text carries no raw
-//! quote, and where the quotes of sanitized HTML's own attributes end an
-//! enclosing attribute early, what follows is inert attribute names (see
-//! [`url`]) and allow-listed tags.
+//! text or a single- or double-quoted attribute of any element as is: it
+//! holds no `"` and no `'` at all. Text has them as character references,
+//! URLs percent-encoded, and the attributes of the HTML it emits are
+//! written unquoted (`<a href=https://… rel=nofollow&#32;noopener>`), with
+//! every character an unquoted value may not hold as a reference, which
+//! HTML decodes there just the same. So a page's quoted attribute can never
+//! be closed by a field, whatever the element and its attributes' order.
 //!
 //! The upstream sanitizer is not trusted: a compromised or non-Mastodon
 //! server can send anything.
@@ -25,6 +28,12 @@ pub const LINK_REL: &str = "nofollow noopener noreferrer ugc";
 /// Mastodon's own output tags only; built once.
 static CONTENT: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut b = ammonia::Builder::empty();
+    // `empty()` empties the tags only: no attribute is allowed but those
+    // named below.
+    b.generic_attributes(std::collections::HashSet::new())
+        .tag_attributes(HashMap::new())
+        .tag_attribute_values(HashMap::new())
+        .generic_attribute_prefixes(std::collections::HashSet::new());
     b.add_tags([
         "p",
         "br",
@@ -123,23 +132,6 @@ pub fn url(raw: &str) -> String {
     {
         return String::new();
     }
-    // Inserted into a quoted attribute of a page, sanitized HTML's own
-    // attribute quotes end that attribute, and the URL after them is read
-    // as attribute names split at `/`, each taking a value after `=`. With
-    // no `=` in the path and no `/` after it, no part of a URL can become
-    // an `on…=` handler. Both encodings mean the same to servers.
-    if u.path().contains('=') {
-        let path = u.path().replace('=', "%3D");
-        u.set_path(&path);
-    }
-    if let Some(q) = u.query().filter(|q| q.contains('/')) {
-        let q = q.replace('/', "%2F");
-        u.set_query(Some(&q));
-    }
-    if let Some(f) = u.fragment().filter(|f| f.contains(['/', '='])) {
-        let f = f.replace('/', "%2F").replace('=', "%3D");
-        u.set_fragment(Some(&f));
-    }
     let mut s = String::from(u);
     // The url crate leaves these in some components; none may reach HTML.
     if s.contains(['\'', '"', '<', '>', '`', ' ', '\\']) {
@@ -155,10 +147,11 @@ pub fn url(raw: &str) -> String {
     if s.len() > MAX_URL_BYTES { String::new() } else { s }
 }
 
-/// The last pass over sanitized HTML: quotes in text become entities
-/// (ammonia leaves them raw, and the answer must be safe inside quoted
-/// attributes too), and `:shortcode:` in text (never inside tags) becomes
-/// the emoji's image, for shortcodes the status declares only.
+/// The last pass over sanitized HTML: quotes in text become references
+/// (ammonia leaves them raw), the attributes of its tags are written
+/// unquoted (see the module's doc), and `:shortcode:` in text (never
+/// inside tags) becomes the emoji's image, for shortcodes the status
+/// declares only.
 fn finish(html: &str, emojis: &[Emoji]) -> String {
     // Shortcode → safe image URL; the first declaration with one wins.
     let mut known: HashMap<&str, String> = HashMap::new();
@@ -184,8 +177,8 @@ fn finish(html: &str, emojis: &[Emoji]) -> String {
             continue;
         }
         text_run(&html[text_start..i], &known, &mut out);
-        // Copy a tag through; attribute values are double-quoted in
-        // serialized HTML and may hold '>'.
+        // A tag as html5ever serializes it: attribute values are
+        // double-quoted and may hold '>'.
         let mut end = i + 1;
         let mut in_quote = false;
         while end < bytes.len() {
@@ -199,9 +192,7 @@ fn finish(html: &str, emojis: &[Emoji]) -> String {
             }
             end += 1;
         }
-        // `'` may stand raw in an attribute value; as an entity it means
-        // the same there.
-        push_escaped(&html[i..end], false, &mut out);
+        push_unquoted_tag(&html[i..end], &mut out);
         i = end;
         text_start = end;
     }
@@ -209,24 +200,24 @@ fn finish(html: &str, emojis: &[Emoji]) -> String {
     out
 }
 
-/// Text between tags: quotes as entities, then the emoji.
+/// Text between tags: quotes as references, then the emoji.
 fn text_run(text: &str, known: &HashMap<&str, String>, out: &mut String) {
     if known.is_empty() || !text.contains(':') {
-        push_escaped(text, true, out);
+        push_escaped(text, out);
     } else {
         let mut escaped = String::with_capacity(text.len());
-        push_escaped(text, true, &mut escaped);
+        push_escaped(text, &mut escaped);
         emoji_in_text(&escaped, known, out);
     }
 }
 
-/// Appends `s` with `'` (and in text also `"`) as entities.
-fn push_escaped(s: &str, in_text: bool, out: &mut String) {
+/// Appends `s` with `'` and `"` as character references.
+fn push_escaped(s: &str, out: &mut String) {
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let entity = match b {
             b'\'' => "&#39;",
-            b'"' if in_text => "&quot;",
+            b'"' => "&quot;",
             _ => continue,
         };
         out.push_str(&s[start..i]);
@@ -234,6 +225,54 @@ fn push_escaped(s: &str, in_text: bool, out: &mut String) {
         start = i + 1;
     }
     out.push_str(&s[start..]);
+}
+
+/// Appends a tag as html5ever serializes it (`<a href="v" class="c d">`,
+/// values with `&` and `"` as references) with its values unquoted: an
+/// empty value leaves the bare name, and see [`push_unquoted_value`].
+fn push_unquoted_tag(tag: &str, out: &mut String) {
+    let mut rest = tag;
+    while let Some(open) = rest.find('"') {
+        let (name, after) = (&rest[..open], &rest[open + 1..]);
+        let close = after.find('"').unwrap_or(after.len());
+        let value = &after[..close];
+        if value.is_empty() {
+            out.push_str(name.strip_suffix('=').unwrap_or(name));
+        } else {
+            out.push_str(name);
+            push_unquoted_value(value, out);
+        }
+        rest = after.get(close + 1..).unwrap_or("");
+    }
+    push_escaped(rest, out);
+}
+
+/// Appends an attribute value for an unquoted attribute: every character
+/// such a value may not hold (white space, quotes, `=`, `<`, `>`, `` ` ``)
+/// as a character reference. `&` is left as is: it only ever starts a
+/// reference in serialized HTML and in [`url`]'s output (`&amp;`).
+fn push_unquoted_value(value: &str, out: &mut String) {
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        let entity = match b {
+            b' ' => "&#32;",
+            b'\t' => "&#9;",
+            b'\n' => "&#10;",
+            b'\x0c' => "&#12;",
+            b'\r' => "&#13;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            b'=' => "&#61;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'`' => "&#96;",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        out.push_str(entity);
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
 }
 
 fn emoji_in_text(text: &str, known: &HashMap<&str, String>, out: &mut String) {
@@ -249,9 +288,14 @@ fn emoji_in_text(text: &str, known: &HashMap<&str, String>, out: &mut String) {
             .flatten();
         if let Some(src) = src {
             out.push_str(&rest[..start]);
-            out.push_str(&format!(
-                r#"<img class="emoji" src="{src}" alt=":{code}:" title=":{code}:" draggable="false">"#
-            ));
+            out.push_str("<img class=emoji src=");
+            push_unquoted_value(&src.replace('&', "&amp;"), out);
+            for attr in [" alt=:", " title=:"] {
+                out.push_str(attr);
+                out.push_str(code);
+                out.push(':');
+            }
+            out.push_str(" draggable=false>");
             rest = &after[code_len + 1..];
         } else {
             out.push_str(&rest[..start + 1]);
@@ -287,7 +331,7 @@ mod tests {
     fn content_keeps_mastodon_markup() {
         let html = r#"<p>Hi <span class="h-card" translate="no"><a href="https://m.example/@nadia" class="u-url mention">@<span>nadia</span></a></span> <a href="https://m.example/tags/x" class="mention hashtag" rel="tag">#<span>x</span></a> Q&amp;A<br>two</p>"#;
         let out = content(html, &[]);
-        assert!(out.contains(r#"<span class="h-card"><a href="https://m.example/@nadia" class="u-url mention" rel="nofollow noopener noreferrer ugc">@<span>nadia</span></a></span>"#), "{out}");
+        assert!(out.contains(r#"<span class=h-card><a href=https://m.example/@nadia class=u-url&#32;mention rel=nofollow&#32;noopener&#32;noreferrer&#32;ugc>@<span>nadia</span></a></span>"#), "{out}");
         assert!(out.contains("Q&amp;A<br>two</p>"), "{out}");
         assert!(!out.contains("translate"), "{out}");
     }
@@ -337,7 +381,7 @@ mod tests {
     fn content_text_carries_no_raw_quote() {
         assert_eq!(
             content(r#"<p>"quoted" it's <a href="https://m.example/it's">'a'</a></p>"#, &[]),
-            r#"<p>&quot;quoted&quot; it&#39;s <a href="https://m.example/it%27s" rel="nofollow noopener noreferrer ugc">&#39;a&#39;</a></p>"#
+            r#"<p>&quot;quoted&quot; it&#39;s <a href=https://m.example/it%27s rel=nofollow&#32;noopener&#32;noreferrer&#32;ugc>&#39;a&#39;</a></p>"#
         );
     }
 
@@ -349,7 +393,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            r#"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; it&#39;s &amp; <img class="emoji" src="https://f.example/b.png" alt=":blob:" title=":blob:" draggable="false">"#
+            r#"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; it&#39;s &amp; <img class=emoji src=https://f.example/b.png alt=:blob: title=:blob: draggable=false>"#
         );
         assert_eq!(escape("a\0b"), "ab");
     }
@@ -366,7 +410,7 @@ mod tests {
         );
         assert_eq!(out.matches("<img").count(), 2, "{out}");
         assert!(out.contains("10:30:45 :nope: :evil:"), "{out}");
-        assert!(out.contains(r#"href="https://x.example/:ok:""#), "{out}");
+        assert!(out.contains("href=https://x.example/:ok: "), "{out}");
     }
 
     #[test]
@@ -374,8 +418,32 @@ mod tests {
         let emojis = [emoji("blob", "javascript:x"), emoji("blob", "https://f.example/b.png")];
         assert_eq!(
             content("<p>:blob:</p>", &emojis),
-            r#"<p><img class="emoji" src="https://f.example/b.png" alt=":blob:" title=":blob:" draggable="false"></p>"#
+            r#"<p><img class=emoji src=https://f.example/b.png alt=:blob: title=:blob: draggable=false></p>"#
         );
+    }
+
+    #[test]
+    fn emitted_html_carries_no_quote_and_values_are_unquoted_safely() {
+        let html = r#"<p title='x'>a "b" 'c' <a href="https://m.example/a?x=1&amp;y='2'" class="mention hashtag">#t</a> :e:</p>"#;
+        let out = content(html, &[emoji("e", "https://f.example/e.png?a=1&b=2")]);
+        assert!(!out.contains(['"', '\'']), "{out}");
+        assert_eq!(
+            out,
+            "<p>a &quot;b&quot; &#39;c&#39; <a href=https://m.example/a?x&#61;1&amp;y&#61;%272%27 \
+             class=mention&#32;hashtag rel=nofollow&#32;noopener&#32;noreferrer&#32;ugc>#t</a> \
+             <img class=emoji src=https://f.example/e.png?a&#61;1&amp;b&#61;2 alt=:e: title=:e: draggable=false></p>"
+        );
+        // Every character an unquoted value may not hold, as a reference.
+        let mut v = String::new();
+        push_unquoted_value("a b\tc\nd\x0ce\rf\"g'h=i<j>k`l&amp;", &mut v);
+        assert_eq!(
+            v,
+            "a&#32;b&#9;c&#10;d&#12;e&#13;f&quot;g&#39;h&#61;i&lt;j&gt;k&#96;l&amp;"
+        );
+        // An empty value leaves the bare name.
+        let mut t = String::new();
+        push_unquoted_tag(r#"<a class="" href="https://x.example/">"#, &mut t);
+        assert_eq!(t, "<a class href=https://x.example/>");
     }
 
     #[test]
@@ -402,13 +470,9 @@ mod tests {
             ("", ""),
             (
                 "https://evil.example/x/onmouseover=alert(1)//",
-                "https://evil.example/x/onmouseover%3Dalert(1)//",
+                "https://evil.example/x/onmouseover=alert(1)//",
             ),
-            (
-                "https://m.example/a?b=1/onclick=x",
-                "https://m.example/a?b=1%2Fonclick=x",
-            ),
-            ("https://m.example/a#/onclick=x", "https://m.example/a#%2Fonclick%3Dx"),
+            ("https://m.example/a?b=1/onclick=x", "https://m.example/a?b=1/onclick=x"),
             (
                 "https://m.example/media?w=100&h=50",
                 "https://m.example/media?w=100&h=50",

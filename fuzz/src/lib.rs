@@ -77,10 +77,12 @@ pub fn check_url(field: &str, u: &str) {
     assert!(!u.chars().any(char::is_whitespace), "{field}: whitespace in {u:?}");
 }
 
-/// Sanitized HTML: every `<` opens an allowed tag whose attributes are
-/// allowed and double-quoted; `href`/`src` values are safe URLs.
+/// Sanitized HTML: no quote character at all (it can never close a page's
+/// quoted attribute); every `<` opens an allowed tag whose attributes are
+/// allowed and unquoted; `href`/`src` values are safe URLs.
 pub fn check_html(field: &str, html: &str) {
     assert!(!html.contains('\0'), "{field}: NUL in {html:?}");
+    assert!(!html.contains(['"', '\'']), "{field}: a quote in {html:?}");
     assert!(
         !html.to_ascii_lowercase().contains("<script"),
         "{field}: <script in {html:?}"
@@ -125,19 +127,20 @@ pub fn check_html(field: &str, html: &str) {
             );
             if b.get(i) == Some(&b'=') {
                 i += 1;
-                assert_eq!(b.get(i), Some(&b'"'), "{field}: unquoted attribute in {html:?}");
-                i += 1;
                 let v = i;
-                while i < b.len() && b[i] != b'"' {
-                    assert_ne!(b[i], b'<', "{field}: '<' in an attribute of {html:?}");
+                // An unquoted value ends at white space or '>'.
+                while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'>') {
+                    assert!(
+                        !matches!(b[i], b'<' | b'=' | b'`'),
+                        "{field}: {:?} in an unquoted value of {html:?}",
+                        b[i] as char
+                    );
                     i += 1;
                 }
-                assert!(i < b.len(), "{field}: unterminated attribute in {html:?}");
-                let value = &html[v..i];
-                i += 1;
+                let value = decode_references(&html[v..i]);
+                assert!(!value.is_empty(), "{field}: empty value after = in {html:?}");
                 if attr == "href" || attr == "src" {
-                    check_url(field, value);
-                    assert!(!value.is_empty(), "{field}: empty {attr} in {html:?}");
+                    check_url(field, &value);
                 }
                 // URL attributes are checked above (an http(s) URL may
                 // hold "javascript:" in its path); any other must not.
@@ -148,6 +151,38 @@ pub fn check_html(field: &str, html: &str) {
             }
         }
     }
+}
+
+/// An attribute value as a browser reads it: the character references the
+/// daemon writes (`&amp;`, `&lt;`, `&gt;`, `&quot;`, `&#N;`) decoded.
+pub fn decode_references(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';') else { break };
+        let name = &rest[1..end];
+        let decoded = match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            n => n.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()).and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Escaped plain text (alt text, acct): no markup at all.

@@ -37,12 +37,10 @@ fn check_expectations(name: &str, v: &Value) {
         } else if w["reply_to"].is_string() {
             assert_eq!(c["reply_to"], w["reply_to"], "{name}: {id}");
         }
+        let links = hrefs(c["toot"].as_str().unwrap_or(""));
         for link in w["links"].as_array().into_iter().flatten() {
-            let l = link.as_str().unwrap_or("").replace('&', "&amp;");
-            assert!(
-                c["toot"].as_str().unwrap_or("").contains(&l),
-                "{name}: {id} lacks link {l}"
-            );
+            let l = link.as_str().unwrap_or("");
+            assert!(links.iter().any(|h| h == l), "{name}: {id} lacks link {l} in {links:?}");
         }
     }
     let text = v.to_string();
@@ -145,10 +143,13 @@ async fn hostile_content_is_inert() {
         }
     }
     for s in &all {
-        for scheme in ["javascript:", "vbscript:", "data:"] {
-            // Only as escaped text, never as a URL.
-            if s.contains(scheme) {
-                assert!(!s.contains(&format!("=\"{scheme}")), "{scheme} in an attribute: {s}");
+        // Script schemes only as escaped text, never in an attribute.
+        for (tag, attrs) in start_tags(s) {
+            for (name, value) in attrs {
+                let value = value.trim().to_ascii_lowercase();
+                for scheme in ["javascript:", "vbscript:", "data:"] {
+                    assert!(!value.starts_with(scheme), "{scheme} in <{tag} {name}>: {s}");
+                }
             }
         }
     }
@@ -172,7 +173,10 @@ async fn hostile_content_is_inert() {
     ] {
         assert!(toot.contains(text), "{text} kept as text");
     }
-    assert!(toot.contains("href=\"https://ok.example/page?a=1&amp;b=2\""), "{toot}");
+    assert!(
+        hrefs(toot).contains(&"https://ok.example/page?a=1&b=2".to_string()),
+        "{toot}"
+    );
     // The status with a hostile id is dropped and counted.
     assert_eq!(v["withheld"], 1);
     assert!(!v.to_string().contains("onerror=alert(28)"));
@@ -180,7 +184,7 @@ async fn hostile_content_is_inert() {
     assert_eq!(bad_date["date"], "");
     for c in comments.values() {
         assert!(c["toot"].as_str().unwrap_or("").contains("<") || c["media"].as_array().is_some());
-        assert!(!c["toot"].as_str().unwrap_or("").contains("target=\"_self\""));
+        assert!(!c["toot"].as_str().unwrap_or("").contains("target="));
     }
 }
 
@@ -190,9 +194,9 @@ async fn emoji_content_warnings_and_media() {
     let c = &v["comments"];
     let ferris = &c["116885472149506833"];
     let name = ferris["author"]["display_name"].as_str().expect("name");
-    assert_eq!(name.matches("<img class=\"emoji\"").count(), 2, "{name}");
+    assert_eq!(name.matches("<img class=emoji ").count(), 2, "{name}");
     let toot = ferris["toot"].as_str().expect("toot");
-    assert_eq!(toot.matches("alt=\":blobcat_heart:\"").count(), 2, "{toot}");
+    assert_eq!(toot.matches("alt=:blobcat_heart: ").count(), 2, "{toot}");
     assert!(toot.contains("10:30:45") && toot.contains(":not_an_emoji:"), "{toot}");
     assert!(
         ferris["author"]["avatar"].as_str().unwrap_or("").ends_with(".png"),
