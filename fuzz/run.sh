@@ -17,7 +17,7 @@ cd "$here"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fastcgi_params fastcgi_stream query_clean render)
+[ ${#targets[@]} -gt 0 ] || targets=(fastcgi_params fastcgi_stream query_clean render fast_paths)
 sanitizer="${FUZZ_SANITIZER:-none}"
 
 if ! command -v cargo-fuzz >/dev/null; then

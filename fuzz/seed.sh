@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 fixtures="$here/../tests/fixtures/mastodon"
 corpus="$here/corpus"
-mkdir -p "$corpus"/{fastcgi_params,fastcgi_stream,query_clean,render}
+mkdir -p "$corpus"/{fastcgi_params,fastcgi_stream,query_clean,render,fast_paths}
 
 python3 - "$fixtures" "$corpus" <<'PY'
 import glob, hashlib, json, os, struct, sys
@@ -46,6 +46,14 @@ for scenario in sorted(glob.glob(os.path.join(fixtures, "*", ""))):
             paths.append(urlparse(href).path or href)
 for p in sorted(set(paths)):
     put("query_clean", p)
+
+# Every status content of the fixtures, for the fast HTML path.
+for f in sorted(glob.glob(os.path.join(fixtures, "*", "statuses", "*.json"))):
+    content = json.load(open(f)).get("content") or ""
+    if content:
+        put("fast_paths", content)
+    for href in re.findall(r'href="([^"]*)"', content)[:4]:
+        put("fast_paths", href)
 
 # fastcgi_params: name-value pairs in FastCGI's length encoding.
 def nv(name, value):

@@ -573,6 +573,24 @@ mod tests {
     }
 
     #[test]
+    fn a_status_is_hidden_by_its_id_its_uri_or_its_url_alone() {
+        let mut a = status("2", Some("1"));
+        a.uri = "https://far.example/users/x/statuses/9".into();
+        a.url = Some("https://far.example/@x/9".into());
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        for hide in [
+            "2",
+            "https://far.example/users/x/statuses/9",
+            "https://far.example/@x/9",
+        ] {
+            let mut policy = Policy::from_config(&config);
+            policy.hidden_statuses.insert(hide.into());
+            assert!(!publishable(&a, rules(&policy)), "hidden by {hide}");
+        }
+        assert!(publishable(&a, rules(&Policy::from_config(&config))));
+    }
+
+    #[test]
     fn ids_are_checked() {
         assert!(valid_id("116843781319371281"));
         assert!(valid_id("01HZ7Q2K3M4N5P6R7S8T9V0W1X"));

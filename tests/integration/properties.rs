@@ -333,6 +333,92 @@ fn nasty() -> impl Strategy<Value = String> {
     prop::collection::vec(fragment, 0..12).prop_map(|v| v.concat())
 }
 
+/// URLs as servers write them, most already canonical, some one character
+/// away from it.
+fn plain_url() -> impl Strategy<Value = String> {
+    let scheme = prop::sample::select(vec!["https://", "http://", "HTTPS://", "https:/", "ftp://"]);
+    let host = prop::sample::select(vec![
+        "m.example",
+        "files.mastodon.example",
+        "M.example",
+        "xn--bcher-kva.example",
+        "a-b.example",
+        "-a.example",
+        "a--b.example",
+        "a.example.",
+        "1.2.3.4",
+        "a.123",
+        "0x7f.1",
+        "m.example:443",
+        "m.example:8443",
+        "u@m.example",
+        "[::1]",
+        "m_x.example",
+        "",
+    ]);
+    let segment = prop::sample::select(vec![
+        "/",
+        "/@nadia",
+        "/users/nadia/statuses/116843781319371281",
+        "/a%20b",
+        "/a%2",
+        "/a%zz",
+        "/.",
+        "/..",
+        "/%2e",
+        "/%2E%2e",
+        "/a/./b",
+        "/a/../b",
+        "/a.b",
+        "/~x",
+        "/(x)",
+        "/a;b=c",
+        "/a,b",
+        "/a'b",
+        "/a{b}",
+        "/a|b",
+        "/a^b",
+        "/a\\b",
+        "/é",
+        "?q=1&r=2",
+        "?q=a/b",
+        "?q='",
+        "#frag",
+        "#a#b",
+        "#x?y",
+        "?x#y",
+        "",
+        "/tags/bread",
+    ]);
+    (scheme, host, prop::collection::vec(segment, 0..5)).prop_map(|(s, h, p)| format!("{s}{h}{}", p.concat()))
+}
+
+/// HTML the way Mastodon and other servers write statuses, with some of
+/// what they should not: the fast path's territory and its edges.
+fn mastodon_html() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        6 => prop::sample::select(vec![
+            "<p>", "</p>", "<br>", "<br />", "<br/>", "<span>", "</span>", "<a>", "</a>", "<b>", "</b>",
+            "<strong>", "</strong>", "<em>", "</em>", "<i>", "</i>", "<code>", "</code>", "<del>", "</del>",
+            "<s>", "</s>", "<u>", "</u>", "<span class=\"h-card\" translate=\"no\">",
+            "<span class=\"invisible\">", "<span class=\"ellipsis\">", "<span class=\"evil h-card\">",
+            "<a href=\"https://m.example/@nadia\" class=\"u-url mention\">",
+            "<a href=\"https://m.example/tags/bread\" class=\"mention hashtag\" rel=\"tag\">",
+            "<a href=\"https://ok.example/a?b=1&amp;c=2\" target=\"_blank\" rel=\"nofollow noopener\" translate=\"no\">",
+            "<a href=\"javascript:alert(1)\">", "<a href=\"/relative\">", "<a href=\"https://x.example/&quot;\">",
+            "<a class=\"\" href=\"https://x.example/\">", "<a href=\"https://x.example/\" href=\"https://y.example/\">",
+            "<a href='https://x.example/'>", "<a href=https://x.example/>", "<a title=\"t\" href=\"https://x.example/\">",
+            "<p class=\"quote-inline\">", "<p class=\"x\">", "<b class=\"mention\">", "<ul>", "<li>", "</li>",
+            "<pre>", "<blockquote>", "<P>", "<script>", "<!-- c -->", "<img src=x>",
+            "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&apos;", "&nbsp;", "&copy;", "&#x27;", "&#60;", "&",
+            "\u{a0}", ">", "<", "\"", "'", "\n", "\t", "\r", "\0", ":blob:", "@nadia", "#bread", " ", "é 🦊",
+        ])
+        .prop_map(str::to_string),
+        2 => "[a-zA-Z ,.!?]{1,12}",
+    ];
+    prop::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+}
+
 /// Absolute, relative and hostile URLs.
 fn nasty_url() -> impl Strategy<Value = String> {
     let scheme = prop::sample::select(vec![
@@ -663,6 +749,20 @@ proptest! {
     }
 
     #[test]
+    fn the_fast_path_writes_what_ammonia_writes(s in mastodon_html()) {
+        if let Some(fast) = sanitize::clean_html_fast(&s) {
+            prop_assert_eq!(fast, sanitize::clean_html_parsed(&s), "input: {:?}", s);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_writes_what_ammonia_writes_on_hostile_input(s in nasty()) {
+        if let Some(fast) = sanitize::clean_html_fast(&s) {
+            prop_assert_eq!(fast, sanitize::clean_html_parsed(&s), "input: {:?}", s);
+        }
+    }
+
+    #[test]
     fn text_is_escaped_with_emoji_images_only(s in nasty(), emojis in emojis()) {
         let out = sanitize::text(&s, &emojis);
         if let Err(e) = html_ok(&out) {
@@ -681,6 +781,11 @@ proptest! {
         let out = sanitize::url(&raw);
         prop_assert!(url_ok(&out).is_ok(), "{:?} -> {:?}", raw, out);
         prop_assert_eq!(sanitize::url(&out), out.clone(), "idempotent");
+    }
+
+    #[test]
+    fn the_url_fast_path_gives_what_the_parser_gives(raw in prop_oneof![nasty_url(), plain_url()]) {
+        prop_assert_eq!(sanitize::url(&raw), sanitize::url_parsed(&raw), "input: {:?}", raw);
     }
 
     #[test]

@@ -21,6 +21,8 @@ use url::Url;
 use crate::limits::MAX_URL_BYTES;
 use crate::mastodon::model::Emoji;
 
+mod fast;
+
 /// The `rel` every link in a comment gets: no referrer, no `window.opener`,
 /// no search-engine credit for spam.
 pub const LINK_REL: &str = "nofollow noopener noreferrer ugc";
@@ -77,8 +79,28 @@ static CONTENT: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// Sanitizes a status's HTML `content` and turns its declared custom emoji
 /// into images.
 pub fn content(html: &str, emojis: &[Emoji]) -> String {
-    let clean = CONTENT.clean(html).to_string();
-    finish(&clean, emojis)
+    finish(&clean_html(html), emojis)
+}
+
+/// The allow-listed HTML of `content`, before emoji and quoting: Mastodon's
+/// own markup without a parser (see `fast`), anything else through
+/// ammonia. Both give the same bytes wherever the first applies.
+#[doc(hidden)]
+pub fn clean_html(html: &str) -> String {
+    fast::clean(html).unwrap_or_else(|| clean_html_parsed(html))
+}
+
+/// [`clean_html`] through ammonia always; the reference the fast path is
+/// tested against.
+#[doc(hidden)]
+pub fn clean_html_parsed(html: &str) -> String {
+    CONTENT.clean(html).to_string()
+}
+
+/// Whether the fast path takes `html` (for the tests that compare both).
+#[doc(hidden)]
+pub fn clean_html_fast(html: &str) -> Option<String> {
+    fast::clean(html)
 }
 
 /// A plain-text field (`display_name`, `spoiler_text`) as HTML: escaped
@@ -111,6 +133,23 @@ pub fn escape(plain: &str) -> String {
 /// a URL is an injection attempt, and the whole URL is dropped (so the
 /// page never even loads an image from it). `'` is legal and encoded.
 pub fn url(raw: &str) -> String {
+    let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
+    if raw.is_empty()
+        || raw.len() > MAX_URL_BYTES
+        || raw.contains(|c: char| matches!(c, '"' | '<' | '>' | '`') || c.is_whitespace() || c.is_control())
+    {
+        return String::new();
+    }
+    if fast::canonical_url(raw) {
+        return raw.to_string();
+    }
+    url_parsed(raw)
+}
+
+/// [`url`] through the URL parser always; the reference its fast path is
+/// tested against.
+#[doc(hidden)]
+pub fn url_parsed(raw: &str) -> String {
     let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
     if raw.is_empty()
         || raw.len() > MAX_URL_BYTES
@@ -444,6 +483,56 @@ mod tests {
         let mut t = String::new();
         push_unquoted_tag(r#"<a class="" href="https://x.example/">"#, &mut t);
         assert_eq!(t, "<a class href=https://x.example/>");
+    }
+
+    #[test]
+    fn a_url_longer_than_the_cap_is_dropped_before_and_after_encoding() {
+        let head = "https://m.example/";
+        let fits = format!("{head}{}", "a".repeat(MAX_URL_BYTES - head.len()));
+        assert_eq!(url(&fits), fits, "exactly the cap");
+        assert_eq!(url_parsed(&fits), fits);
+        let over = format!("{fits}a");
+        assert_eq!(url(&over), "", "one byte over the cap");
+        assert_eq!(url_parsed(&over), "");
+        // Under the cap as sent, over it once encoded: dropped too.
+        let grows = format!("{head}{}", "é".repeat((MAX_URL_BYTES - head.len()) / 2));
+        assert!(grows.len() <= MAX_URL_BYTES);
+        assert_eq!(url(&grows), "");
+    }
+
+    #[test]
+    fn nul_and_white_space_around_a_url_are_trimmed() {
+        assert_eq!(url("\0 https://m.example/a\0\n"), "https://m.example/a");
+        assert_eq!(url_parsed("\0https://M.example/a \0"), "https://m.example/a");
+    }
+
+    #[test]
+    fn a_gt_inside_a_quoted_value_does_not_end_the_tag() {
+        // html5ever writes '>' raw inside quoted values; the tag copier
+        // must take the whole tag, or the rest would be read as text.
+        assert_eq!(
+            finish(r#"<a href="https://x.example/a>b" class="mention">t</a>"#, &[]),
+            "<a href=https://x.example/a&gt;b class=mention>t</a>"
+        );
+    }
+
+    #[test]
+    fn only_declared_shortcodes_of_at_most_64_letters_become_images() {
+        let long = "a".repeat(65);
+        let max = "b".repeat(64);
+        let emojis = [
+            emoji(&long, "https://f.example/l.png"),
+            emoji(&max, "https://f.example/m.png"),
+        ];
+        let out = text(&format!(":{long}: :{max}:"), &emojis);
+        assert!(out.starts_with(&format!(":{long}: <img")), "{out}");
+        assert_eq!(out.matches("<img").count(), 1, "{out}");
+        // Not a shortcode at all: never matched, whatever is declared.
+        let odd = [
+            emoji("a-b", "https://f.example/x.png"),
+            emoji("", "https://f.example/y.png"),
+        ];
+        assert_eq!(text(":a-b: ::", &odd), ":a-b: ::");
     }
 
     #[test]
