@@ -17,7 +17,7 @@ use crate::cpu::{self, JobError};
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::limits;
-use crate::mastodon::model::{Context, Status};
+use crate::mastodon::model::{self, Context, Status};
 use crate::mastodon::{Auth, Mastodon, UpstreamError};
 use crate::moderation::{self, AuthorLists, Lists};
 use crate::query;
@@ -429,8 +429,21 @@ fn render_thread(
     if status.id != root {
         return Err(UpstreamError::Body(format!("asked for status {root}, got another id")));
     }
-    let context: Context = serde_json::from_slice(context).map_err(|e| UpstreamError::Body(e.to_string()))?;
+    // One entry that is not a status (Akkoma's `null` for a post it cannot
+    // load) costs that entry: dropped, logged, counted as withheld.
+    let listed = model::decode_context(context).map_err(|e| UpstreamError::Body(e.to_string()))?;
+    if listed.dropped > 0 {
+        tracing::warn!(
+            "the thread of {root}: dropped {} entries that are not statuses ({})",
+            listed.dropped,
+            listed.first_problem.as_deref().unwrap_or("?")
+        );
+    }
+    let context = Context {
+        descendants: listed.statuses,
+    };
     let rules = Rules { policy, author, lists };
-    let answer = render::render(&status, &context, rules, Some(until)).map_err(|_| UpstreamError::Timeout)?;
+    let mut answer = render::render(&status, &context, rules, Some(until)).map_err(|_| UpstreamError::Timeout)?;
+    answer.withheld += listed.dropped;
     Ok(serialize(&answer))
 }

@@ -19,8 +19,8 @@ use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::limits;
 use crate::mastodon::id::order as id_order;
-use crate::mastodon::model::{SearchResults, Status};
-use crate::mastodon::{Auth, Mastodon, UpstreamError};
+use crate::mastodon::model::{self, Status};
+use crate::mastodon::{Auth, Mastodon, UpstreamError, decode_list};
 use crate::query;
 use crate::state::{Known, State};
 
@@ -343,15 +343,13 @@ pub async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), Upstream
         if let Some(m) = &max_id {
             q.push(("max_id", m));
         }
-        let page = ctx
-            .mastodon
-            .get::<Vec<Status>>(&path, &q, Auth::Token, deadline)
-            .await?;
-        if page.value.is_empty() {
+        let page = ctx.mastodon.get_bytes(&path, &q, Auth::Token, deadline).await?;
+        let listed = decode_list(page.value, deadline, "the author's timeline", model::decode_statuses).await?;
+        if listed.statuses.is_empty() && listed.dropped == 0 {
             break;
         }
         let mut reached_old = false;
-        for s in &page.value {
+        for s in &listed.statuses {
             if !crate::mastodon::id::valid(&s.id) {
                 continue;
             }
@@ -388,12 +386,12 @@ pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<Str
     let query = [("q", q.as_str()), ("type", "statuses"), ("limit", "40")];
     let found = match ctx
         .mastodon
-        .get::<SearchResults>("/api/v2/search", &query, Auth::Token, deadline)
+        .get_bytes("/api/v2/search", &query, Auth::Token, deadline)
         .await
     {
         Err(UpstreamError::NotFound) => {
             ctx.mastodon
-                .get::<SearchResults>("/api/v1/search", &[("q", q.as_str())], Auth::Token, deadline)
+                .get_bytes("/api/v1/search", &[("q", q.as_str())], Auth::Token, deadline)
                 .await?
         }
         // A token without read:search, or one the instance refuses: search
@@ -404,8 +402,8 @@ pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<Str
         }
         other => other?,
     };
+    let found = decode_list(found.value, deadline, "search results", model::decode_search).await?;
     let mut ids: Vec<String> = found
-        .value
         .statuses
         .iter()
         .filter(|s| announced(s, &ctx.config, ctx.userid()).iter().any(|a| a == path))

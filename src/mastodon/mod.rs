@@ -441,6 +441,31 @@ impl Mastodon {
     }
 }
 
+/// Decodes a list of statuses with `decode` (one of `model::decode_*`):
+/// large bodies off the event loop, entries that are not statuses dropped
+/// and logged once.
+pub async fn decode_list(
+    bytes: Vec<u8>,
+    deadline: Deadline,
+    what: &'static str,
+    decode: fn(&[u8]) -> Result<model::Listed, serde_json::Error>,
+) -> Result<model::Listed, UpstreamError> {
+    let listed = match cpu::run(bytes.len(), deadline, move || decode(&bytes)).await {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return Err(UpstreamError::Body(e.to_string())),
+        Err(JobError::Expired) => return Err(UpstreamError::Timeout),
+        Err(JobError::Panicked) => return Err(UpstreamError::Bug),
+    };
+    if listed.dropped > 0 {
+        tracing::warn!(
+            "{what}: dropped {} entries that are not statuses ({}); the rest is used",
+            listed.dropped,
+            listed.first_problem.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(listed)
+}
+
 /// Decodes an answer's JSON; large bodies off the event loop.
 pub async fn decode<T: DeserializeOwned + Send + 'static>(
     bytes: Vec<u8>,

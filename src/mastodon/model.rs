@@ -142,6 +142,80 @@ pub struct SearchResults {
     pub statuses: Vec<Status>,
 }
 
+/// Statuses of a list the instance sent, and how many of its entries were
+/// dropped: a `null` (Akkoma renders one for a post it cannot load) or an
+/// entry of the wrong shape costs that entry, never the whole list.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub statuses: Vec<Status>,
+    pub dropped: usize,
+    /// Why the first dropped entry was, for the log.
+    pub first_problem: Option<String>,
+}
+
+/// Raw entries of a list, for the entry-by-entry second pass.
+#[derive(Deserialize)]
+struct RawContext {
+    descendants: Vec<Box<serde_json::value::RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct RawSearch {
+    #[serde(default, deserialize_with = "null_default")]
+    statuses: Vec<Box<serde_json::value::RawValue>>,
+}
+
+impl Listed {
+    fn strict(statuses: Vec<Status>) -> Listed {
+        Listed {
+            statuses,
+            ..Listed::default()
+        }
+    }
+
+    /// Each entry on its own: those that are statuses are kept.
+    fn entry_by_entry(raw: Vec<Box<serde_json::value::RawValue>>) -> Listed {
+        let mut out = Listed::default();
+        for entry in raw {
+            match serde_json::from_str::<Status>(entry.get()) {
+                Ok(s) => out.statuses.push(s),
+                Err(e) => {
+                    out.dropped += 1;
+                    out.first_problem.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A context (`statuses/:id/context`). The whole list is decoded at once;
+/// only when that fails is it decoded again entry by entry, so a good
+/// thread costs one pass. An answer without a `descendants` list is an
+/// error.
+pub fn decode_context(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
+    match serde_json::from_slice::<Context>(bytes) {
+        Ok(c) => Ok(Listed::strict(c.descendants)),
+        Err(_) => serde_json::from_slice::<RawContext>(bytes).map(|r| Listed::entry_by_entry(r.descendants)),
+    }
+}
+
+/// A page of statuses (an account's timeline).
+pub fn decode_statuses(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
+    match serde_json::from_slice::<Vec<Status>>(bytes) {
+        Ok(statuses) => Ok(Listed::strict(statuses)),
+        Err(_) => serde_json::from_slice::<Vec<Box<serde_json::value::RawValue>>>(bytes).map(Listed::entry_by_entry),
+    }
+}
+
+/// Search results (`/api/v2/search`, `/api/v1/search`).
+pub fn decode_search(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
+    match serde_json::from_slice::<SearchResults>(bytes) {
+        Ok(r) => Ok(Listed::strict(r.statuses)),
+        Err(_) => serde_json::from_slice::<RawSearch>(bytes).map(|r| Listed::entry_by_entry(r.statuses)),
+    }
+}
+
 /// An entry of `/api/v1/blocks` and `/api/v1/mutes`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BlockedAccount {

@@ -271,3 +271,66 @@ async fn a_two_hundred_thousand_entry_go_state_file_is_read_bounded_and_served()
     assert_eq!(roots[ARTICLE], serde_json::json!([ROOT]));
     assert!(roots.values().all(|ids| ids.as_array().is_some_and(|a| !a.is_empty())));
 }
+
+/// A 200 answer with this body, as the instance's for one route.
+fn answer_with(body: String) -> Exchange {
+    Exchange {
+        authorized_only: false,
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+        body,
+    }
+}
+
+/// The scenario's file with `extra` entries added to its list at `pointer`.
+fn with_bad_entries(file: &str, pointer: &str) -> String {
+    let text = std::fs::read_to_string(fixtures().join("a-simple-thread").join(file)).expect("fixture");
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let list = v.pointer_mut(pointer).and_then(|l| l.as_array_mut()).expect("a list");
+    // Akkoma's `null` for a post it cannot load, and entries of the wrong shape.
+    list.insert(1, serde_json::Value::Null);
+    list.push(serde_json::json!({"id": 5, "account": "nobody"}));
+    list.push(serde_json::json!("not a status"));
+    v.to_string()
+}
+
+#[tokio::test]
+async fn one_bad_entry_costs_that_entry_only_in_threads_timelines_and_search() {
+    // The thread: every good reply shown, the three bad entries withheld.
+    let (s, mut config) = standin("a-simple-thread", true).await;
+    config.roots.insert(ARTICLE.into(), ROOT.into());
+    let app = app(config);
+    settle(&app).await;
+    s.set_exchange(
+        "context",
+        Some(answer_with(with_bad_entries(
+            &format!("context/{ROOT}.json"),
+            "/descendants",
+        ))),
+    );
+    let v = body_json(&get(&app, &format!("{ARTICLE}/comments.json")).await);
+    assert_eq!(v["comments"].as_object().map(|c| c.len()), Some(5), "{v}");
+    assert_eq!(v["withheld"], 3);
+
+    // The timeline scan: the announcement is still found.
+    let (s, mut config) = standin("a-simple-thread", false).await;
+    config.scan_pages = 1;
+    s.set_exchange(
+        "account_statuses",
+        Some(answer_with(with_bad_entries("account-statuses.json", ""))),
+    );
+    let v = body_json(&get(&app_and_state(config).0, &format!("{ARTICLE}/comments.json")).await);
+    assert_eq!(v["stats"]["root"], ROOT, "{v}");
+
+    // Search: the announcement is still found.
+    let (s, mut config) = standin("a-simple-thread", true).await;
+    config.scan_pages = 0;
+    s.set_exchange(
+        "search_v2",
+        Some(answer_with(with_bad_entries("search-v2.json", "/statuses"))),
+    );
+    let searching = crate::common::app(config);
+    settle(&searching).await;
+    let v = body_json(&get(&searching, &format!("{ARTICLE}/comments.json")).await);
+    assert_eq!(v["stats"]["root"], ROOT, "{v}");
+}
