@@ -396,7 +396,7 @@ pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<Str
         }
         // A token without read:search, or one the instance refuses: search
         // is unavailable, which is not an outage; the scan and the map remain.
-        Err(e @ UpstreamError::Refused(_)) => {
+        Err(e @ (UpstreamError::Refused(_) | UpstreamError::TokenRequired)) => {
             tracing::warn!("search unavailable: {e}");
             return Ok(Vec::new());
         }

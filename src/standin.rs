@@ -160,6 +160,8 @@ struct Shared {
     authorized: AtomicU64,
     /// Behave like Mastodon < 3.0: no `/api/v2/search`, `/api/v1/search` works.
     old_server: std::sync::atomic::AtomicBool,
+    /// Behave like GoToSocial: every API call without a token is 401.
+    require_token: std::sync::atomic::AtomicBool,
     /// Bodies of `/api/v1/blocks`, `/api/v1/mutes` and `/api/v1/domain_blocks`.
     blocks: Mutex<String>,
     mutes: Mutex<String>,
@@ -258,6 +260,7 @@ impl StandIn {
             total: AtomicU64::new(0),
             authorized: AtomicU64::new(0),
             old_server: std::sync::atomic::AtomicBool::new(false),
+            require_token: std::sync::atomic::AtomicBool::new(false),
             blocks: Mutex::new("[]".into()),
             mutes: Mutex::new("[]".into()),
             domain_blocks: Mutex::new("[]".into()),
@@ -329,6 +332,11 @@ impl StandIn {
                 None => x.remove(route),
             };
         }
+    }
+
+    /// Answers every call without a token with 401, as GoToSocial does.
+    pub fn set_require_token(&self, on: bool) {
+        self.shared.require_token.store(on, Ordering::SeqCst);
     }
 
     /// Answers like Mastodon before 3.0 (v1 search only).
@@ -430,6 +438,9 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         s.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(delay).await;
         s.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+    if !authed && s.require_token.load(Ordering::SeqCst) {
+        return json(401, r#"{"error":"Unauthorized: token not supplied"}"#);
     }
     let canned = s
         .exchanges

@@ -47,6 +47,13 @@ pub enum UpstreamError {
         "the instance refused the token (HTTP {0}); check it and its scopes (read:statuses read:search read:blocks read:mutes)"
     )]
     Refused(u16),
+    /// 401 to a call made without a token: the server reads nothing to
+    /// anonymous callers (GoToSocial always, Mastodon in limited mode).
+    #[error(
+        "the instance refuses calls without a token (HTTP 401): this server requires the author's access token; \
+         add it to the config (see Configuration and token in the README)"
+    )]
+    TokenRequired,
     /// The author's blocks and mutes have not loaded yet: nothing they
     /// could hide is published until they have.
     #[error("the author's blocks and mutes are not loaded yet")]
@@ -336,6 +343,7 @@ impl Mastodon {
             200 => {}
             404 => return Err(UpstreamError::NotFound),
             401 | 403 if auth == Auth::Token && self.token.is_some() => return Err(UpstreamError::Refused(status)),
+            401 => return Err(UpstreamError::TokenRequired),
             429 => {
                 return Err(UpstreamError::RateLimited {
                     retry_after: self.blocked_for().unwrap_or(limits::DEFAULT_RETRY_AFTER),

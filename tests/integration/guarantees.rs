@@ -334,3 +334,22 @@ async fn one_bad_entry_costs_that_entry_only_in_threads_timelines_and_search() {
     let v = body_json(&get(&searching, &format!("{ARTICLE}/comments.json")).await);
     assert_eq!(v["stats"]["root"], ROOT, "{v}");
 }
+
+#[tokio::test]
+async fn a_server_that_requires_a_token_is_named_to_the_operator() {
+    let (s, mut config) = standin("a-simple-thread", false).await;
+    config.roots.insert(ARTICLE.into(), ROOT.into());
+    s.set_require_token(true);
+    let app = app(config);
+    let resp = get(&app, &format!("{ARTICLE}/comments.json")).await;
+    assert_eq!(resp.status, 503);
+    assert!(resp.header("Retry-After").is_some());
+    assert!(
+        app.status_line()
+            .contains("this server requires the author's access token"),
+        "{}",
+        app.status_line()
+    );
+    // Readers are told nothing about it.
+    assert!(!String::from_utf8_lossy(&resp.body).contains("token"));
+}

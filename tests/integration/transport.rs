@@ -253,6 +253,30 @@ fn lookup_prints_the_answer_once() {
     s.set_mode(Mode::Ok);
 }
 
+/// A server that reads nothing to anonymous callers (GoToSocial): `lookup`
+/// says a token is required and exits non-zero.
+#[test]
+fn lookup_says_when_the_server_requires_a_token() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _config) = rt.block_on(standin("a-simple-thread", false));
+    s.set_require_token(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, format!(r#"{{"url": "{}", "userid": "{AUTHOR}"}}"#, s.url())).expect("config");
+    let out = Command::new(binary())
+        .args(["lookup", "--config"])
+        .arg(&cfg)
+        .arg("https://blog.example.org/2026/07/01/slow-bread/")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("this server requires the author's access token"),
+        "{stderr}"
+    );
+}
+
 /// Found by fuzzing: tokio-fastcgi 1.3 panics on a BEGIN_REQUEST record
 /// without content. The connection ends; the daemon goes on serving.
 #[tokio::test]
