@@ -296,12 +296,20 @@ impl App {
             return Ok((resp, Source::NoRoot, Some(path)));
         };
         match self.thread(&live, &root, deadline).await {
-            Ok((body, Source::Stale)) => {
-                let mut resp = Response::json(200, live.cc_stale.clone(), body);
+            Ok((entry, Source::Stale)) => {
+                let mut resp = Response::json(200, live.cc_stale.clone(), entry.stale_body);
                 resp.headers.push(("X-Comments-Stale", "1".into()));
                 Ok((resp, Source::Stale, Some(path)))
             }
-            Ok((body, source)) => Ok((Response::json(200, live.cc_found.clone(), body), source, Some(path))),
+            // The instance is still completing the thread: cached briefly
+            // everywhere, so its new replies show up soon.
+            Ok((entry, source)) => {
+                let cc = match entry.refresh_after {
+                    Some(after) => format!("max-age={}", after.min(config.max_age).as_secs().max(1)),
+                    None => live.cc_found.clone(),
+                };
+                Ok((Response::json(200, cc, entry.body), source, Some(path)))
+            }
             Err(UpstreamError::NotFound) => {
                 // The announcement was deleted: forget it, look again later.
                 self.discovery.forget(&live.ctx, &path, &root);
@@ -314,10 +322,10 @@ impl App {
 
     /// The answer for a root: fresh from the cache, else fetched (once for
     /// all concurrent askers), else the last good one, else the error.
-    async fn thread(&self, live: &Live, root: &str, deadline: Deadline) -> Result<(Bytes, Source), UpstreamError> {
+    async fn thread(&self, live: &Live, root: &str, deadline: Deadline) -> Result<(Entry, Source), UpstreamError> {
         let cached = self.cache.get(root);
-        if let Some((entry, Freshness::Fresh)) = &cached {
-            return Ok((entry.body.clone(), Source::Cache));
+        if let Some((entry, Freshness::Fresh)) = cached {
+            return Ok((entry, Source::Cache));
         }
         let job = Thread {
             ctx: live.ctx.clone(),
@@ -340,13 +348,13 @@ impl App {
         match fetched {
             Ok(entry) => {
                 self.cache.insert(root, entry.clone());
-                Ok((entry.body, Source::Upstream))
+                Ok((entry, Source::Upstream))
             }
             Err(UpstreamError::NotFound) => Err(UpstreamError::NotFound),
             Err(e) => match cached {
                 Some((entry, _)) => {
                     tracing::warn!("upstream failed ({e}); serving the last good answer");
-                    Ok((entry.stale_body, Source::Stale))
+                    Ok((entry, Source::Stale))
                 }
                 None => Err(e),
             },
@@ -395,6 +403,7 @@ impl Thread {
         );
         let (status, context) = fetched?;
         let lists = lists?;
+        let refresh_after = context.refresh_after;
         let (status, context) = (status.value, context.value);
         let author = self.ctx.userid().map(str::to_string);
         let policy = self.policy;
@@ -411,6 +420,7 @@ impl Thread {
             stale_body,
             filled: Instant::now(),
             fresh: true,
+            refresh_after,
         })
     }
 }

@@ -17,6 +17,9 @@ pub struct Entry {
     pub filled: Instant,
     /// Cleared by a config reload: served only if the instance fails.
     pub fresh: bool,
+    /// The instance was still completing the thread: fresh (and cached by
+    /// nginx) only this long, then fetched again.
+    pub refresh_after: Option<Duration>,
 }
 
 /// Whether a cached entry may be served as is.
@@ -82,6 +85,7 @@ impl AnswerCache {
             a.map.remove(root);
             return None;
         }
+        let fresh = e.refresh_after.map_or(fresh, |r| r.min(fresh));
         let f = if e.fresh && age < fresh {
             Freshness::Fresh
         } else {
@@ -125,6 +129,7 @@ mod tests {
             stale_body: Bytes::from_static(b"{}"),
             filled: Instant::now(),
             fresh: true,
+            refresh_after: None,
         };
         cache.insert("a", entry());
         assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Fresh));

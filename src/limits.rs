@@ -49,6 +49,12 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 /// `Cache-Control: max-age` of an answer without a root: short, so a new
 /// announcement shows up soon.
 pub const NO_ROOT_MAX_AGE: Duration = Duration::from_secs(60);
+/// A thread the instance is still completing (`Mastodon-Async-Refresh`)
+/// is fetched again after its `retry`, at most this long, and nginx keeps
+/// that answer as long: new remote replies show up in a minute, not ten.
+pub const ASYNC_REFRESH_MAX: Duration = Duration::from_secs(60);
+/// `retry` when that header names none (Mastodon's own default).
+pub const ASYNC_REFRESH_DEFAULT: Duration = Duration::from_secs(3);
 /// Answers kept in memory at most (config `cache_entries`).
 pub const DEFAULT_CACHE_ENTRIES: usize = 1_000;
 /// Upstream requests in flight at once (config `max_upstream_requests`).

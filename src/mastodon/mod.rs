@@ -114,6 +114,10 @@ pub enum Auth {
 pub struct Page<T> {
     pub value: T,
     pub next_max_id: Option<String>,
+    /// `Mastodon-Async-Refresh`'s `retry`: the instance is still fetching
+    /// more of this (remote replies of a thread) and suggests asking again
+    /// after this long.
+    pub refresh_after: Option<Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -248,9 +252,14 @@ impl Mastodon {
         let Page {
             value: bytes,
             next_max_id,
+            refresh_after,
         } = page;
         let value = decode(bytes, deadline).await?;
-        Ok(Page { value, next_max_id })
+        Ok(Page {
+            value,
+            next_max_id,
+            refresh_after,
+        })
     }
 
     /// GET an API path and return its body undecoded, for callers that
@@ -357,6 +366,11 @@ impl Mastodon {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(next_max_id);
+        let refresh_after = resp
+            .headers()
+            .get("mastodon-async-refresh")
+            .and_then(|v| v.to_str().ok())
+            .and_then(async_refresh_retry);
         if resp.content_length().is_some_and(|n| n > self.max_body as u64) {
             return Err(UpstreamError::TooLarge(self.max_body));
         }
@@ -377,6 +391,7 @@ impl Mastodon {
         Ok(Page {
             value: body,
             next_max_id,
+            refresh_after,
         })
     }
 
@@ -507,6 +522,18 @@ pub fn parse_reset(value: &str) -> Option<Duration> {
     Some(at.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
+/// The `retry` of a `Mastodon-Async-Refresh` header (`id="…", retry=3,
+/// result_count=0`), bounded to [`limits::ASYNC_REFRESH_MAX`]; a header
+/// without one still means "more is coming".
+pub fn async_refresh_retry(value: &str) -> Option<Duration> {
+    let retry = value.split(',').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        (k.trim() == "retry").then(|| v.trim().trim_matches('"').parse::<u64>().ok())?
+    });
+    let secs = retry.unwrap_or(limits::ASYNC_REFRESH_DEFAULT.as_secs());
+    Some(Duration::from_secs(secs).clamp(Duration::from_secs(1), limits::ASYNC_REFRESH_MAX))
+}
+
 /// The `max_id` of the `rel="next"` entry of a `Link` header.
 pub fn next_max_id(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
@@ -587,6 +614,18 @@ mod tests {
             }
             other => panic!("expected a wait until the reset, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn async_refresh_header() {
+        let r = |v| async_refresh_retry(v).map(|d| d.as_secs());
+        assert_eq!(
+            r(r#"id="ImNvbnRleHQ6MTE2OjpyZWZyZXNoIg==--4a8e", retry=3, result_count=0"#),
+            Some(3)
+        );
+        assert_eq!(r(r#"id="x", retry=3600"#), Some(limits::ASYNC_REFRESH_MAX.as_secs()));
+        assert_eq!(r(r#"id="x", retry=0"#), Some(1));
+        assert_eq!(r(r#"id="x""#), Some(limits::ASYNC_REFRESH_DEFAULT.as_secs()));
     }
 
     #[test]

@@ -353,3 +353,28 @@ async fn a_server_that_requires_a_token_is_named_to_the_operator() {
     // Readers are told nothing about it.
     assert!(!String::from_utf8_lossy(&resp.body).contains("token"));
 }
+
+#[tokio::test]
+async fn a_thread_the_instance_is_still_completing_is_fetched_again_soon() {
+    let (s, mut config) = standin("a-simple-thread", true).await;
+    config.roots.insert(ARTICLE.into(), ROOT.into());
+    let app = app(config);
+    settle(&app).await;
+    let text = std::fs::read_to_string(fixtures().join("g-errors/http/200-context-async-refresh.json")).expect("read");
+    s.set_exchange("context", Exchange::from_envelope(&text).map(|(_, x)| x));
+    let resp = get(&app, &format!("{ARTICLE}/comments.json")).await;
+    assert_eq!(resp.status, 200);
+    // Mastodon-Async-Refresh: retry=3: nginx keeps it 3 s, not 10 minutes.
+    assert_eq!(resp.header("Cache-Control"), Some("max-age=3"));
+    assert_eq!(s.calls("context"), 1);
+    // Within those 3 s the daemon's cache answers; after them it asks again
+    // and the remote replies that arrived meanwhile are there.
+    get(&app, &format!("{ARTICLE}/comments.json")).await;
+    assert_eq!(s.calls("context"), 1);
+    s.set_exchange("context", None);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let resp = get(&app, &format!("{ARTICLE}/comments.json")).await;
+    assert_eq!(s.calls("context"), 2);
+    assert_eq!(resp.header("Cache-Control"), Some("max-age=600"));
+    assert_eq!(body_json(&resp)["comments"].as_object().map(|c| c.len()), Some(5));
+}
