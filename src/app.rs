@@ -20,8 +20,9 @@ use crate::limits;
 use crate::mastodon::model::{self, Context, Status};
 use crate::mastodon::{Auth, Mastodon, UpstreamError};
 use crate::moderation::{self, AuthorLists, Lists};
+use crate::pending::PendingReplies;
 use crate::query;
-use crate::render::{self, Moderation, Policy, Rules};
+use crate::render::{self, Policy, Rules};
 use crate::roots::{Ctx, Discovery};
 use crate::state::State;
 
@@ -112,6 +113,9 @@ pub struct App {
     cache: AnswerCache,
     fetches: Coalescer<String, Result<Entry, UpstreamError>>,
     lists: Arc<AuthorLists>,
+    /// Replies awaiting the author's approval; what the instance is known
+    /// to support is kept across reloads for the same account.
+    pending: Arc<PendingReplies>,
     pub metrics: Metrics,
 }
 
@@ -146,6 +150,7 @@ impl App {
             cache,
             fetches: Coalescer::default(),
             lists,
+            pending: Arc::default(),
             metrics: Metrics::default(),
         })
     }
@@ -178,8 +183,12 @@ impl App {
         self.cache
             .reconfigure(config.cache_fresh, config.cache_keep, config.cache_entries);
         self.state.set_limits(config.max_state_entries, config.miss_retry);
-        let live = Self::live(config, self.state.clone(), Some(&self.current()))?;
+        let previous = self.current();
+        let live = Self::live(config, self.state.clone(), Some(&previous))?;
         self.lists.set_source(lists_source(&live.ctx));
+        if live.ctx.mastodon.account_key() != previous.ctx.mastodon.account_key() {
+            self.pending.forget_support();
+        }
         if let Ok(mut l) = self.live.write() {
             *l = Arc::new(live);
         }
@@ -330,6 +339,7 @@ impl App {
         let job = Thread {
             ctx: live.ctx.clone(),
             policy: live.policy.clone(),
+            pending: self.pending.clone(),
             lists: self.lists.clone(),
             root: root.to_string(),
         };
@@ -376,6 +386,7 @@ fn lists_source(ctx: &Ctx) -> Option<moderation::Source> {
 struct Thread {
     ctx: Ctx,
     policy: Arc<Policy>,
+    pending: Arc<PendingReplies>,
     lists: Arc<AuthorLists>,
     root: String,
 }
@@ -392,24 +403,34 @@ impl Thread {
         let m = &self.ctx.mastodon;
         let status_path = format!("/api/v1/statuses/{root}");
         let context_path = format!("/api/v1/statuses/{root}/context");
-        let (fetched, lists) = tokio::join!(
+        let (fetched, lists, pending) = tokio::join!(
             async {
                 tokio::try_join!(
                     m.get_bytes(&status_path, &[], Auth::Token, deadline),
                     m.get_bytes(&context_path, &[], Auth::Token, deadline),
                 )
             },
-            self.lists.get(deadline)
+            self.lists.get(deadline),
+            self.pending.ids(m, deadline)
         );
         let (status, context) = fetched?;
         let lists = lists?;
+        let pending = pending?;
         let refresh_after = context.refresh_after;
         let (status, context) = (status.value, context.value);
         let author = self.ctx.userid().map(str::to_string);
         let policy = self.policy;
         let until = deadline.std();
         let size = status.len() + context.len();
-        let job = move || render_thread(&root, &status, &context, &policy, author.as_deref(), &lists, until);
+        let job = move || {
+            let rules = Rules {
+                policy: &policy,
+                author: author.as_deref(),
+                lists: &lists,
+                pending: &pending,
+            };
+            render_thread(&root, &status, &context, rules, until)
+        };
         let (body, stale_body) = match cpu::run(size, deadline, job).await {
             Ok(r) => r?,
             Err(JobError::Expired) => return Err(UpstreamError::Timeout),
@@ -430,9 +451,7 @@ fn render_thread(
     root: &str,
     status: &[u8],
     context: &[u8],
-    policy: &Policy,
-    author: Option<&str>,
-    lists: &Moderation,
+    rules: Rules<'_>,
     until: std::time::Instant,
 ) -> Result<(Bytes, Bytes), UpstreamError> {
     let status: Status = serde_json::from_slice(status).map_err(|e| UpstreamError::Body(e.to_string()))?;
@@ -452,7 +471,6 @@ fn render_thread(
     let context = Context {
         descendants: listed.statuses,
     };
-    let rules = Rules { policy, author, lists };
     let mut answer = render::render(&status, &context, rules, Some(until)).map_err(|_| UpstreamError::Timeout)?;
     answer.withheld += listed.dropped;
     Ok(serialize(&answer))

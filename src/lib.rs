@@ -24,6 +24,7 @@
 //! | [`deadline`] | the one deadline of a request |
 //! | [`cpu`] | decoding and rendering off the event loop, bounded |
 //! | [`moderation`] | the author's blocks and mutes, kept fresh in the background |
+//! | [`pending`] | replies awaiting the author's approval (GoToSocial) |
 //! | [`render`] | the answer JSON; visibility and moderation filter |
 //! | [`sanitize`] | HTML allow-list, emoji, URL checks |
 //! | [`error`] | error → status, body, headers |
@@ -45,6 +46,7 @@ pub mod limits;
 pub mod listen;
 pub mod mastodon;
 pub mod moderation;
+pub mod pending;
 pub mod query;
 pub mod render;
 pub mod roots;

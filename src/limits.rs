@@ -106,6 +106,12 @@ pub const TOKEN_REFUSED_PAUSE: Duration = Duration::from_secs(600);
 pub const MODERATION_LOAD: Duration = Duration::from_secs(20);
 /// How often background work looks whether an upstream permit is spare.
 pub const SPARE_CAPACITY_POLL: Duration = Duration::from_millis(20);
+/// An instance without interaction requests (404), or a token that may not
+/// read them, is not asked again for this long (a reload asks again).
+pub const NO_INTERACTION_REQUESTS: Duration = Duration::from_secs(86400);
+/// Pages of interaction requests read at most (80 each): more replies than
+/// that awaiting approval at once is not a blog's comment section.
+pub const INTERACTION_REQUEST_PAGES: u32 = 5;
 /// Pages of blocks / mutes / domain blocks read at most (80 entries each).
 pub const MODERATION_PAGES: u32 = 5;
 /// Largest config file we read.

@@ -41,6 +41,18 @@ pub struct Comment {
     pub media: Vec<Media>,
     pub favs: u64,
     pub reblogs: u64,
+    /// The post this reply quotes, when its author allowed the quote and a
+    /// logged-out visitor could see it; `null` otherwise (the reply's
+    /// content then carries no link to it either).
+    pub quote: Option<QuoteLink>,
+}
+
+/// A quoted post, linked.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuoteLink {
+    pub url: String,
+    /// `user@domain` (escaped).
+    pub acct: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +128,8 @@ pub struct Rules<'a> {
     /// account (approve-only shows the author's own replies).
     pub author: Option<&'a str>,
     pub lists: &'a Moderation,
+    /// Replies awaiting the author's approval (see `pending`).
+    pub pending: &'a HashSet<String>,
 }
 
 /// The render ran out of time (the request's deadline passed).
@@ -167,7 +181,7 @@ pub fn render(
         }
         let reply_to = parents[i].map_or(root.id.as_str(), |p| thread.nodes[p].id.as_str());
         let author = authors.get(&s.account);
-        comments.insert(s.id.clone(), comment(s, author, reply_to, &root.id));
+        comments.insert(s.id.clone(), comment(s, author, reply_to, &root.id, rules));
     }
     let withheld = context.descendants.len() - comments.len();
     Ok(Answer {
@@ -193,10 +207,13 @@ fn publishable(s: &Status, rules: Rules<'_>) -> bool {
     if !visible || s.account.limited {
         return false;
     }
-    if s.filtered
-        .iter()
-        .any(|f| f.filter.as_ref().is_some_and(|f| f.filter_action == "hide"))
-    {
+    // Not for logged-out visitors on the server itself: local-only posts
+    // (GoToSocial, glitch-soc, Hometown), replies awaiting the author's
+    // approval (GoToSocial: its list, and its note as a second line).
+    if s.local_only == Some(true) || rules.pending.contains(&s.id) || pending_note(&s.content) {
+        return false;
+    }
+    if thread_filters(s).any(|f| f.filter_action == "hide") {
         return false;
     }
     if policy.hidden_statuses.contains(&s.id)
@@ -382,25 +399,133 @@ fn author(a: &Account) -> Author {
     }
 }
 
-fn comment(s: &Status, author: Author, reply_to: &str, root_id: &str) -> Comment {
+fn comment(s: &Status, author: Author, reply_to: &str, root_id: &str, rules: Rules<'_>) -> Comment {
     let url = match sanitize::url(&s.uri) {
         u if u.is_empty() => sanitize::url(s.url.as_deref().unwrap_or("")),
         u => u,
     };
+    // The author's own filters for threads: `warn` puts the reply behind a
+    // warning that names the filter, `blur` (or any other) hides its media.
+    let mut warnings = Vec::new();
+    let mut blur = false;
+    for f in thread_filters(s) {
+        match f.filter_action.as_str() {
+            "blur" => blur = true,
+            _ => warnings.push(format!("Filtered ({})", f.title)),
+        }
+    }
+    let mut spoiler_text = sanitize::text(&s.spoiler_text, &s.emojis);
+    if !warnings.is_empty() {
+        let named = sanitize::escape(&warnings.join(", "));
+        spoiler_text = if spoiler_text.is_empty() {
+            named
+        } else {
+            format!("{named} · {spoiler_text}")
+        };
+    }
+    let quote = s.quote.as_ref().and_then(|q| quote_link(q, rules));
+    let mut toot = sanitize::content(&s.content, &s.emojis);
+    if s.quote.is_some() && quote.is_none() {
+        toot = without_quote_fallback(&toot);
+    }
     Comment {
         author,
-        toot: sanitize::content(&s.content, &s.emojis),
+        toot,
         date: normalise_date(&s.created_at).unwrap_or_default(),
         url,
         reply_to: reply_to.to_string(),
         root: root_id.to_string(),
         edited: s.edited_at.as_deref().and_then(normalise_date),
-        spoiler_text: sanitize::text(&s.spoiler_text, &s.emojis),
-        sensitive: s.sensitive,
+        spoiler_text,
+        sensitive: s.sensitive || (blur && !s.media_attachments.is_empty()),
         media: s.media_attachments.iter().map(media).collect(),
         favs: s.favourites_count,
         reblogs: s.reblogs_count,
+        quote,
     }
+}
+
+/// The author's filters that matched and apply to a thread: Mastodon sends
+/// every match whatever the filter's context.
+fn thread_filters(s: &Status) -> impl Iterator<Item = &crate::mastodon::model::Filter> {
+    s.filtered
+        .iter()
+        .filter_map(|f| f.filter.as_ref())
+        .filter(|f| f.context.iter().any(|c| c == "thread"))
+}
+
+/// GoToSocial's note in a reply awaiting the author's approval (shown to
+/// the author only): the class of its system message, inside a tag.
+fn pending_note(content: &str) -> bool {
+    content.match_indices("gts-pending-reply").any(|(at, _)| {
+        let before = &content[..at];
+        before.rfind('<') > before.rfind('>')
+    })
+}
+
+/// The link to a quoted post, when the quote may be shown: accepted by the
+/// quoted author, and the quoted post one a logged-out visitor could see
+/// that nothing of the author's moderation hides.
+fn quote_link(q: &crate::mastodon::model::Quote, rules: Rules<'_>) -> Option<QuoteLink> {
+    if q.state != "accepted" {
+        return None;
+    }
+    let quoted = q.quoted_status.as_ref()?;
+    let account = quoted.account.as_ref()?;
+    let visible = match rules.policy.visibility {
+        Visibility::PublicUnlisted => matches!(quoted.visibility.as_str(), "public" | "unlisted"),
+        Visibility::Public => quoted.visibility == "public",
+    };
+    let (acct, domain) = full_acct(account, &rules.policy.instance_host);
+    let blocked = |domains: &HashSet<String>| {
+        domains
+            .iter()
+            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+    };
+    let hidden = rules.policy.hidden_statuses.contains(&quoted.id)
+        || rules.policy.hidden_statuses.contains(&quoted.uri)
+        || quoted
+            .url
+            .as_ref()
+            .is_some_and(|u| rules.policy.hidden_statuses.contains(u));
+    if !visible
+        || quoted.local_only == Some(true)
+        || account.limited
+        || hidden
+        || rules.policy.blocked_accounts.contains(&acct)
+        || rules.lists.accounts.contains(&acct)
+        || blocked(&rules.policy.blocked_domains)
+        || blocked(&rules.lists.domains)
+    {
+        return None;
+    }
+    let url = match sanitize::url(quoted.url.as_deref().unwrap_or("")) {
+        u if u.is_empty() => sanitize::url(&quoted.uri),
+        u => u,
+    };
+    (!url.is_empty()).then(|| QuoteLink {
+        url,
+        acct: sanitize::escape(&acct),
+    })
+}
+
+/// Sanitized content without Mastodon's quote fallback (`<p
+/// class=quote-inline>RE: <a …>…</a></p>`), for a quote that may not be
+/// linked. Sanitized HTML never nests a paragraph, so the fallback ends at
+/// the next `</p>`.
+fn without_quote_fallback(toot: &str) -> String {
+    const OPEN: &str = "<p class=quote-inline>";
+    let mut out = String::with_capacity(toot.len());
+    let mut rest = toot;
+    while let Some(at) = rest.find(OPEN) {
+        out.push_str(&rest[..at]);
+        rest = match rest[at..].find("</p>") {
+            Some(end) => &rest[at + end + "</p>".len()..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 fn media(m: &Attachment) -> Media {
     Media {
@@ -421,15 +546,22 @@ fn media(m: &Attachment) -> Media {
 /// the whole pipeline of a cache fill, for fuzzing and benchmarks.
 pub fn from_upstream_json(status: &[u8], context: &[u8], config: &Config) -> Result<Vec<u8>, serde_json::Error> {
     let status: Status = serde_json::from_slice(status)?;
-    let context: Context = serde_json::from_slice(context)?;
+    let listed = crate::mastodon::model::decode_context(context)?;
+    let context = Context {
+        descendants: listed.statuses,
+    };
     let policy = Policy::from_config(config);
     let rules = Rules {
         policy: &policy,
         author: config.userid.as_deref(),
         lists: &Moderation::default(),
+        pending: &HashSet::new(),
     };
     match render(&status, &context, rules, None) {
-        Ok(answer) => serde_json::to_vec(&answer),
+        Ok(mut answer) => {
+            answer.withheld += listed.dropped;
+            serde_json::to_vec(&answer)
+        }
         Err(TooLong) => Ok(Vec::new()),
     }
 }
@@ -495,10 +627,12 @@ mod tests {
 
     fn rules(policy: &Policy) -> Rules<'_> {
         static NONE: std::sync::LazyLock<Moderation> = std::sync::LazyLock::new(Moderation::default);
+        static NO_PENDING: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(HashSet::new);
         Rules {
             policy,
             author: None,
             lists: &NONE,
+            pending: &NO_PENDING,
         }
     }
 

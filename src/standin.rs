@@ -7,7 +7,8 @@
 //! (computed from the scenario's statuses, with `Link` paging),
 //! `/api/v2/search`, `/api/v1/search` (404, as on Mastodon ≥ 3.0),
 //! `/api/v1/blocks|mutes|domain_blocks`, `/api/v1/accounts/verify_credentials`
-//! (the scenario's author). Any route can be made to answer a canned
+//! (the scenario's author), `/api/v1/interaction_requests` (GoToSocial's,
+//! from `interaction-requests.json`; 404 without it, as on Mastodon). Any route can be made to answer a canned
 //! exchange of the fixtures' `http/` folders. Control: `/__stand-in/mode?set=…`,
 //! `/__stand-in/delay?ms=…`, `/__stand-in/calls`.
 
@@ -231,6 +232,7 @@ pub fn route_name(path: &str) -> &'static str {
         ["api", "v1", "blocks"] => "blocks",
         ["api", "v1", "mutes"] => "mutes",
         ["api", "v1", "domain_blocks"] => "domain_blocks",
+        ["api", "v1", "interaction_requests"] => "interaction_requests",
         _ => "other",
     }
 }
@@ -250,6 +252,8 @@ impl StandIn {
     pub fn start(scenario: Scenario, listener: TcpListener) -> std::io::Result<StandIn> {
         let addr = listener.local_addr()?;
         let statuses = scenario.statuses();
+        // A scenario of a server without an anonymous API says so.
+        let require_token = scenario.expect()["stand_in"]["require_token"] == Value::Bool(true);
         let shared = Arc::new(Shared {
             scenario,
             statuses,
@@ -260,7 +264,7 @@ impl StandIn {
             total: AtomicU64::new(0),
             authorized: AtomicU64::new(0),
             old_server: std::sync::atomic::AtomicBool::new(false),
-            require_token: std::sync::atomic::AtomicBool::new(false),
+            require_token: std::sync::atomic::AtomicBool::new(require_token),
             blocks: Mutex::new("[]".into()),
             mutes: Mutex::new("[]".into()),
             domain_blocks: Mutex::new("[]".into()),
@@ -506,6 +510,9 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
             ("blocks", _) => json(200, s.blocks.lock().map(|m| m.clone()).unwrap_or_default()),
             ("mutes", _) => json(200, s.mutes.lock().map(|m| m.clone()).unwrap_or_default()),
             ("domain_blocks", _) => json(200, s.domain_blocks.lock().map(|m| m.clone()).unwrap_or_default()),
+            // GoToSocial's; 404 (as on Mastodon) when the scenario has none.
+            ("interaction_requests", _) if !authed => json(401, r#"{"error":"Unauthorized: token not supplied"}"#),
+            ("interaction_requests", _) => file(s, "interaction-requests.json"),
             _ => not_found(),
         }
     };

@@ -64,6 +64,14 @@ pub struct Status {
     /// The token owner's filters that matched (authenticated calls only).
     #[serde(default, deserialize_with = "null_default")]
     pub filtered: Vec<FilterResult>,
+    /// Not federated: GoToSocial, glitch-soc and Hometown never show such a
+    /// post to a logged-out visitor (GoToSocial sends the field only when
+    /// true, glitch-soc only on local posts).
+    #[serde(default, deserialize_with = "null_default")]
+    pub local_only: Option<bool>,
+    /// Mastodon 4.4+: the post this one quotes, and whether it may.
+    #[serde(default, deserialize_with = "null_default")]
+    pub quote: Option<Quote>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,7 +83,46 @@ pub struct FilterResult {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Filter {
     #[serde(default, deserialize_with = "null_default")]
+    pub title: String,
+    /// Where the filter applies: `home`, `notifications`, `public`,
+    /// `thread`, `account`. Mastodon sends every match whatever the
+    /// context; the client applies only its own.
+    #[serde(default, deserialize_with = "null_default")]
+    pub context: Vec<String>,
+    /// `hide`, `warn` or (4.4) `blur`; anything else is a warning.
+    #[serde(default, deserialize_with = "null_default")]
     pub filter_action: String,
+}
+
+/// Mastodon 4.4+ `Quote` (or `ShallowQuote`): `state` is `accepted` when
+/// the quoted author allowed it; `pending`, `rejected`, `revoked`,
+/// `deleted`, `unauthorized`, `blocked_*`, `muted_account` or anything new
+/// mean the quoted post must not be shown.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Quote {
+    #[serde(default, deserialize_with = "null_default")]
+    pub state: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub quoted_status: Option<QuotedStatus>,
+}
+
+/// The parts of a quoted post the daemon reads: enough to link it, and to
+/// judge whether it may be linked at all.
+#[derive(Debug, Clone, Deserialize)]
+pub struct QuotedStatus {
+    #[serde(default, deserialize_with = "null_default")]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub uri: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub visibility: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub local_only: Option<bool>,
+    /// Without one the post cannot be attributed, so it is not linked.
+    #[serde(default, deserialize_with = "null_default")]
+    pub account: Option<Account>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

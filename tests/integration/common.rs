@@ -34,9 +34,14 @@ pub fn expect(name: &str) -> Value {
 /// A stand-in serving a scenario, and a config pointing at it as the
 /// scenario's author (with the author's token unless `token` is false).
 pub async fn standin(name: &str, token: bool) -> (StandIn, Config) {
-    let s = StandIn::start_local(scenario(name)).await.expect("stand-in");
+    let scenario = scenario(name);
+    let author = scenario.expect()["author_account_id"]
+        .as_str()
+        .unwrap_or(AUTHOR)
+        .to_string();
+    let s = StandIn::start_local(scenario).await.expect("stand-in");
     let mut c = Config::for_instance(url::Url::parse(&s.url()).expect("url"));
-    c.userid = Some(AUTHOR.into());
+    c.userid = Some(author);
     c.blog_url = url::Url::parse("https://blog.example.org").ok();
     if token {
         c.token = Some(Token::new("author-token"));

@@ -176,8 +176,13 @@ async fn a_refused_token_before_the_lists_ever_loaded_publishes_nothing() {
 async fn with_the_lists_loaded_a_cold_request_is_one_round_trip() {
     let (s, mut config) = standin("a-simple-thread", true).await;
     config.roots.insert(ARTICLE.into(), ROOT.into());
+    config.cache_fresh = Duration::ZERO;
     let app = app(config);
     settle(&app).await;
+    // The first fetch also learns that this instance has no interaction
+    // requests (404, side by side with the thread); the next ones do not ask.
+    assert_eq!(get(&app, &format!("{ARTICLE}/comments.json")).await.status, 200);
+    assert_eq!(s.calls("interaction_requests"), 1);
     let before = s.total_calls();
     s.set_delay(Duration::from_millis(100));
     let resp = get(&app, &format!("{ARTICLE}/comments.json")).await;
@@ -185,7 +190,7 @@ async fn with_the_lists_loaded_a_cold_request_is_one_round_trip() {
     // Status and context side by side, and nothing else: the lists are
     // never fetched on a request's path.
     assert_eq!(s.total_calls() - before, 2);
-    assert_eq!(s.calls("status") + s.calls("context"), 2);
+    assert_eq!(s.calls("status") + s.calls("context"), 4, "two fetches of two calls");
     assert_eq!(s.max_concurrent(), 2, "status and context at once");
 }
 

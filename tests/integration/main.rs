@@ -8,5 +8,6 @@ mod errors;
 mod guarantees;
 mod process;
 mod properties;
+mod servers;
 mod service;
 mod transport;
