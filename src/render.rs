@@ -5,6 +5,7 @@
 //! scripts keep working; everything after them is additive.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -15,25 +16,27 @@ use crate::sanitize;
 
 /// The whole answer.
 #[derive(Debug, Serialize)]
-pub struct Answer {
-    /// `null` when the article has no root (Go contract).
-    pub comments: Option<BTreeMap<String, Comment>>,
+pub struct Answer<'a> {
+    /// `null` when the article has no root (Go contract). Borrowed from the
+    /// thread it was made of: rendered and serialized in one go.
+    pub comments: Option<BTreeMap<&'a str, Comment<'a>>>,
     pub stats: Stats,
     /// Replies not shown (private, blocked, hidden, unapproved): a count only.
     pub withheld: usize,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Comment {
-    pub author: Author,
+pub struct Comment<'a> {
+    /// Shared by all of one author's comments (sanitized once).
+    pub author: Arc<Author>,
     /// Sanitized HTML.
     pub toot: String,
     /// `created_at`, normalised RFC 3339 in UTC with milliseconds.
     pub date: String,
     /// The status `uri` (Go contract), or `url` when `uri` is not http(s).
     pub url: String,
-    pub reply_to: String,
-    pub root: String,
+    pub reply_to: &'a str,
+    pub root: &'a str,
     pub edited: Option<String>,
     /// The content warning as HTML (escaped text + emoji); `""` when none.
     pub spoiler_text: String,
@@ -138,7 +141,7 @@ pub struct Rules<'a> {
 pub struct TooLong;
 
 /// The answer for an article without a root: Go's `null` + zero stats.
-pub fn no_root() -> Answer {
+pub fn no_root() -> Answer<'static> {
     Answer {
         comments: None,
         stats: Stats::default(),
@@ -155,12 +158,12 @@ pub fn valid_id(id: &str) -> bool {
 /// Builds the answer for a root and its context. Linear in the number of
 /// replies whatever the thread's shape; with `until`, it gives up once
 /// that moment has passed.
-pub fn render(
-    root: &Status,
-    context: &Context,
+pub fn render<'a>(
+    root: &'a Status,
+    context: &'a Context,
     rules: Rules<'_>,
     until: Option<std::time::Instant>,
-) -> Result<Answer, TooLong> {
+) -> Result<Answer<'a>, TooLong> {
     // The root's id goes into every comment; one that is not an id means
     // the server is not answering about the post we asked for.
     if !valid_id(&root.id) {
@@ -181,7 +184,7 @@ pub fn render(
         }
         let reply_to = parents[i].map_or(root.id.as_str(), |p| thread.nodes[p].id.as_str());
         let author = authors.get(&s.account);
-        comments.insert(s.id.clone(), comment(s, author, reply_to, &root.id, rules));
+        comments.insert(s.id.as_str(), comment(s, author, reply_to, &root.id, rules));
     }
     let withheld = context.descendants.len() - comments.len();
     Ok(Answer {
@@ -345,7 +348,7 @@ impl<'a> Thread<'a> {
 /// few people answering each other.
 #[derive(Default)]
 struct AuthorCache<'a> {
-    seen: HashMap<AuthorKey<'a>, Author>,
+    seen: HashMap<AuthorKey<'a>, Arc<Author>>,
 }
 
 /// Every field an [`Author`] is made from (but emoji, see below).
@@ -361,11 +364,11 @@ struct AuthorKey<'a> {
 }
 
 impl<'a> AuthorCache<'a> {
-    fn get(&mut self, a: &'a Account) -> Author {
+    fn get(&mut self, a: &'a Account) -> Arc<Author> {
         // Custom emoji in a name make it depend on the account's emoji
         // list: such names are rendered each time.
         if !a.emojis.is_empty() {
-            return author(a);
+            return Arc::new(author(a));
         }
         let key = AuthorKey {
             display_name: &a.display_name,
@@ -376,7 +379,7 @@ impl<'a> AuthorCache<'a> {
             acct: &a.acct,
             bot: a.bot,
         };
-        self.seen.entry(key).or_insert_with(|| author(a)).clone()
+        self.seen.entry(key).or_insert_with(|| Arc::new(author(a))).clone()
     }
 }
 
@@ -399,7 +402,7 @@ fn author(a: &Account) -> Author {
     }
 }
 
-fn comment(s: &Status, author: Author, reply_to: &str, root_id: &str, rules: Rules<'_>) -> Comment {
+fn comment<'a>(s: &Status, author: Arc<Author>, reply_to: &'a str, root_id: &'a str, rules: Rules<'_>) -> Comment<'a> {
     let url = match sanitize::url(&s.uri) {
         u if u.is_empty() => sanitize::url(s.url.as_deref().unwrap_or("")),
         u => u,
@@ -433,8 +436,8 @@ fn comment(s: &Status, author: Author, reply_to: &str, root_id: &str, rules: Rul
         toot,
         date: normalise_date(&s.created_at).unwrap_or_default(),
         url,
-        reply_to: reply_to.to_string(),
-        root: root_id.to_string(),
+        reply_to,
+        root: root_id,
         edited: s.edited_at.as_deref().and_then(normalise_date),
         spoiler_text,
         sensitive: s.sensitive || (blur && !s.media_attachments.is_empty()),
@@ -576,6 +579,7 @@ pub fn normalise_date(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mastodon::model::Emoji;
 
     #[test]
     fn dates_are_strict_and_normalised() {
@@ -616,7 +620,7 @@ mod tests {
         let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
         let a = render(&root, &context, rules(&Policy::from_config(&config)), None).expect("rendered");
         let c = a.comments.expect("comments");
-        let parent = |id: &str| c[id].reply_to.clone();
+        let parent = |id: &str| c[id].reply_to;
         for looped in ["2", "3", "4", "5"] {
             assert_eq!(parent(looped), "1", "{looped}");
         }
@@ -662,7 +666,7 @@ mod tests {
         let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
         let a = render(&root, &context, rules(&Policy::from_config(&config)), None).expect("rendered");
         let c = a.comments.expect("comments");
-        let parent = |id: &str| c[id].reply_to.clone();
+        let parent = |id: &str| c[id].reply_to;
         assert_eq!(parent("2"), "1");
         assert_eq!(parent("5"), "2", "skips the two private ones");
         assert_eq!(parent("6"), "5");
@@ -686,7 +690,8 @@ mod tests {
     fn a_long_chain_keeps_its_shape() {
         let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
         let policy = Policy::from_config(&config);
-        let a = render(&status("1", None), &chain(30_000), rules(&policy), None).expect("rendered");
+        let (root, thread) = (status("1", None), chain(30_000));
+        let a = render(&root, &thread, rules(&policy), None).expect("rendered");
         let c = a.comments.expect("comments");
         assert_eq!(c.len(), 30_000);
         assert_eq!(c["2"].reply_to, "1");
@@ -722,6 +727,88 @@ mod tests {
             assert!(!publishable(&a, rules(&policy)), "hidden by {hide}");
         }
         assert!(publishable(&a, rules(&Policy::from_config(&config))));
+    }
+
+    /// A render past its deadline gives up at its first check: a thread of
+    /// one reply is checked at once, and replies withheld before the
+    /// check's place do not push it back a whole round.
+    #[test]
+    fn a_passed_deadline_is_seen_at_the_first_check() {
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        let past = Some(std::time::Instant::now());
+        let one = Context {
+            descendants: vec![status("2", Some("1"))],
+        };
+        assert_eq!(
+            render(&status("1", None), &one, rules(&policy), past).err(),
+            Some(TooLong)
+        );
+        let mut descendants: Vec<Status> = (0..limits::RENDER_CHECK_EVERY)
+            .map(|i| private(&(i + 2).to_string(), Some("1")))
+            .collect();
+        descendants.push(status("1000", Some("1")));
+        descendants.push(status("1001", Some("1")));
+        let after_withheld = Context { descendants };
+        assert_eq!(
+            render(&status("1", None), &after_withheld, rules(&policy), past).err(),
+            Some(TooLong)
+        );
+    }
+
+    /// A media type is one of the four the page knows, or `unknown`:
+    /// never what the server wrote.
+    #[test]
+    fn media_types_are_the_known_four_or_unknown() {
+        for (kind, want) in [
+            ("image", "image"),
+            ("video", "video"),
+            ("gifv", "gifv"),
+            ("audio", "audio"),
+            ("unknown", "unknown"),
+            ("Image", "unknown"),
+            ("<b>", "unknown"),
+            ("", "unknown"),
+        ] {
+            let a: Attachment = serde_json::from_value(serde_json::json!({ "type": kind })).expect("attachment");
+            assert_eq!(media(&a).kind, want, "{kind:?}");
+        }
+    }
+
+    /// The custom emoji in a display name are its own account's: two
+    /// accounts alike in every other field each show their own image (the
+    /// per-render author cache must not hand one the other's).
+    #[test]
+    fn each_display_name_shows_its_own_accounts_emoji() {
+        let emoji = |host: &str| Emoji {
+            shortcode: "blob".into(),
+            url: format!("https://{host}/blob.png"),
+            static_url: format!("https://{host}/blob.png"),
+        };
+        let mut a = status("2", Some("1"));
+        a.account.display_name = "Sam :blob:".into();
+        a.account.emojis = vec![emoji("a.example")];
+        let mut b = status("3", Some("1"));
+        b.account = a.account.clone();
+        b.account.emojis = vec![emoji("b.example")];
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        let context = Context {
+            descendants: vec![a, b],
+        };
+        let root = status("1", None);
+        let answer = render(&root, &context, rules(&policy), None).expect("rendered");
+        let c = answer.comments.expect("comments");
+        assert!(
+            c["2"].author.display_name.contains("src=https://a.example/blob.png"),
+            "{}",
+            c["2"].author.display_name
+        );
+        assert!(
+            c["3"].author.display_name.contains("src=https://b.example/blob.png"),
+            "{}",
+            c["3"].author.display_name
+        );
     }
 
     #[test]
