@@ -249,7 +249,16 @@ async fn pages<T: serde::de::DeserializeOwned + Send + 'static>(
             q.push(("max_id", id));
         }
         m.wait_for_spare_capacity(deadline).await;
-        let page = m.get::<Vec<T>>(path, &q, Auth::Required, deadline).await?;
+        let page = match m.get::<Vec<T>>(path, &q, Auth::Required, deadline).await {
+            Ok(page) => page,
+            // A server without this list (GoToSocial has no domain blocks
+            // of its users): nothing in it can hide anything.
+            Err(UpstreamError::NotFound) if max_id.is_none() => {
+                tracing::debug!("the instance has no {path}: nothing to apply from it");
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
         let done = page.value.is_empty();
         all.extend(page.value);
         match page.next_max_id {

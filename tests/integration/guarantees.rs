@@ -383,3 +383,18 @@ async fn a_thread_the_instance_is_still_completing_is_fetched_again_soon() {
     assert_eq!(resp.header("Cache-Control"), Some("max-age=600"));
     assert_eq!(body_json(&resp)["comments"].as_object().map(|c| c.len()), Some(5));
 }
+
+#[tokio::test]
+async fn a_list_the_server_does_not_have_is_empty_not_a_failure() {
+    // GoToSocial has no domain blocks of its users: 404.
+    let (s, config) = standin("a-simple-thread", true).await;
+    let text = std::fs::read_to_string(fixtures().join("g-errors/http/404-status-unknown.json")).expect("read");
+    s.set_exchange("domain_blocks", Exchange::from_envelope(&text).map(|(_, x)| x));
+    s.set_blocks(&["bram"]);
+    let app = app(config);
+    settle(&app).await;
+    assert!(matches!(app.lists(), Lists::Loaded(_)), "{:?}", app.lists());
+    let v = body_json(&get(&app, &format!("{ARTICLE}/comments.json")).await);
+    assert!(v["comments"].get(BRAM_REPLY).is_none(), "the blocks still apply: {v}");
+    assert_eq!(v["withheld"], 1);
+}
