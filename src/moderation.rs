@@ -10,7 +10,7 @@
 //! operator's choice, like `use_mastodon_blocks: false`: logged, and the
 //! lists are not used.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -52,17 +52,27 @@ pub enum Lists {
 pub struct AuthorLists {
     state: watch::Receiver<Lists>,
     source: watch::Sender<Option<Source>>,
-    task: JoinHandle<()>,
+    task: Mutex<Task>,
+}
+
+/// The background task: started as soon as a runtime is there (an
+/// `App` may be built before its runtime starts, e.g. in a fuzz target).
+enum Task {
+    NotStarted(Option<(watch::Receiver<Option<Source>>, watch::Sender<Lists>)>),
+    Running(JoinHandle<()>),
 }
 
 impl Drop for AuthorLists {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Ok(Task::Running(task)) = self.task.get_mut().map(|t| &*t) {
+            task.abort();
+        }
     }
 }
 
 impl AuthorLists {
-    /// Starts keeping the lists of `source` (must run inside the runtime).
+    /// Starts keeping the lists of `source`: at once inside a runtime, else
+    /// on first use.
     pub fn start(source: Option<Source>) -> AuthorLists {
         let initial = if source.is_some() {
             Lists::Pending {
@@ -74,14 +84,32 @@ impl AuthorLists {
         };
         let (state_tx, state) = watch::channel(initial);
         let (source, source_rx) = watch::channel(source);
-        let task = tokio::spawn(keep_fresh(source_rx, state_tx));
-        AuthorLists { state, source, task }
+        let lists = AuthorLists {
+            state,
+            source,
+            task: Mutex::new(Task::NotStarted(Some((source_rx, state_tx)))),
+        };
+        lists.ensure_running();
+        lists
+    }
+
+    fn ensure_running(&self) {
+        let Ok(mut task) = self.task.lock() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if let Task::NotStarted(parts) = &mut *task
+            && let Some((source, state)) = parts.take()
+        {
+            *task = Task::Running(runtime.spawn(keep_fresh(source, state)));
+        }
     }
 
     /// A reloaded config. Lists of another account (a new token or
     /// instance), or lists turned on, are loaded at once; for the same
     /// account the new client is used from the next refresh on.
     pub fn set_source(&self, source: Option<Source>) {
+        self.ensure_running();
         let key = |s: &Option<Source>| s.as_ref().map(|s| s.mastodon.account_key());
         self.source.send_if_modified(|current| {
             let changed = key(current) != key(&source);
@@ -99,6 +127,7 @@ impl AuthorLists {
     /// [`UpstreamError::ListsPending`], so nothing they could hide is
     /// published.
     pub async fn get(&self, deadline: Deadline) -> Result<Arc<Moderation>, UpstreamError> {
+        self.ensure_running();
         let mut state = self.state.clone();
         let settled = deadline
             .bound(state.wait_for(|l| !matches!(l, Lists::Pending { loading: true, .. })))
@@ -267,4 +296,31 @@ async fn pages<T: serde::de::DeserializeOwned + Send + 'static>(
         }
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Token};
+
+    #[test]
+    fn built_outside_a_runtime_it_starts_on_first_use() {
+        let mut config = Config::for_instance(url::Url::parse("http://127.0.0.1:9").expect("url"));
+        config.token = Some(Token::new("t"));
+        let source = Source {
+            mastodon: Arc::new(Mastodon::new(&config).expect("client")),
+            instance_host: "127.0.0.1".into(),
+        };
+        // No runtime here: nothing is spawned, nothing panics.
+        let lists = AuthorLists::start(Some(source));
+        assert!(matches!(lists.current(), Lists::Pending { loading: true, .. }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // In one, the first use starts the load; the closed port fails it,
+        // so nothing is published.
+        let got = rt.block_on(lists.get(Deadline::after(Duration::from_secs(5))));
+        assert!(matches!(got, Err(UpstreamError::ListsPending { .. })), "{got:?}");
+    }
 }
