@@ -233,4 +233,42 @@ mod tests {
         // ".." that stays below the root is fine and cleaned away.
         assert_eq!(from_request("/a/../b/comments.json", "").as_deref(), Ok("/b"));
     }
+
+    /// The request URI and the query string are each capped at
+    /// `MAX_URI_BYTES` before anything is decoded: exactly the cap is read,
+    /// one byte more is refused, whichever of the two is long.
+    #[test]
+    fn request_uri_and_query_string_are_capped_before_decoding() {
+        let head = "/p/comments.json?x=";
+        let uri_at_cap = format!("{head}{}", "a".repeat(MAX_URI_BYTES - head.len()));
+        assert_eq!(uri_at_cap.len(), MAX_URI_BYTES);
+        assert_eq!(from_request(&uri_at_cap, "").as_deref(), Ok("/p"));
+        assert_eq!(from_request(&format!("{uri_at_cap}a"), ""), Err(QueryError::TooLong));
+
+        let qs_at_cap = format!("x={}", "a".repeat(MAX_URI_BYTES - 2));
+        assert_eq!(from_request("/p/comments.json", &qs_at_cap).as_deref(), Ok("/p"));
+        assert_eq!(
+            from_request("/p/comments.json", &format!("{qs_at_cap}a")),
+            Err(QueryError::TooLong),
+            "a long query string alone is refused"
+        );
+    }
+
+    /// An article path of exactly `MAX_QUERY_BYTES` is read; one byte
+    /// more is refused.
+    #[test]
+    fn an_article_path_of_exactly_the_cap_is_read() {
+        let at_cap = format!("/{}", "a".repeat(MAX_QUERY_BYTES - 1));
+        assert_eq!(clean_article_path(&at_cap), Ok(at_cap.clone()));
+        assert_eq!(clean_article_path(&format!("{at_cap}a")), Err(QueryError::TooLong));
+    }
+
+    /// `+` means a space in a query string (form encoding) only; in the
+    /// request path it is a plus sign, as in the article's own URL.
+    #[test]
+    fn plus_is_a_space_in_search_only() {
+        assert_eq!(from_request("/a+b/comments.json", "").as_deref(), Ok("/a+b"));
+        assert_eq!(from_request("/x/comments.json", "search=/a+b").as_deref(), Ok("/a b"));
+        assert_eq!(from_request("/x/comments.json", "search=/a%2Bb").as_deref(), Ok("/a+b"));
+    }
 }

@@ -811,6 +811,242 @@ mod tests {
         );
     }
 
+    /// A field with a fallback takes it when, and only when, its first
+    /// choice is not a safe URL: the avatar when `avatar_static` is not,
+    /// the status `url` when its `uri` is not http(s) (the Go contract).
+    #[test]
+    fn unsafe_first_choices_fall_back_to_the_second() {
+        let mut a = status("2", Some("1"));
+        a.uri = "tag:far.example,2026:objectId=9".into();
+        a.url = Some("https://far.example/@x/9".into());
+        a.account.avatar_static = "javascript:alert(1)".into();
+        a.account.avatar = "https://far.example/a.png".into();
+        let mut b = status("3", Some("1"));
+        b.uri = "https://far.example/users/y/statuses/3".into();
+        b.url = Some("https://far.example/@y/3".into());
+        b.account.avatar_static = "https://far.example/s.png".into();
+        b.account.avatar = "https://far.example/a.gif".into();
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        let context = Context {
+            descendants: vec![a, b],
+        };
+        let root = status("1", None);
+        let answer = render(&root, &context, rules(&policy), None).expect("rendered");
+        let c = answer.comments.expect("comments");
+        assert_eq!(c["2"].url, "https://far.example/@x/9");
+        assert_eq!(c["2"].author.avatar, "https://far.example/a.png");
+        assert_eq!(c["3"].url, "https://far.example/users/y/statuses/3");
+        assert_eq!(c["3"].author.avatar, "https://far.example/s.png");
+    }
+
+    /// A reply quoting post 5 of q@a.far.example, with Mastodon's fallback
+    /// paragraph before its own text.
+    fn quoting(quoted: serde_json::Value) -> Status {
+        serde_json::from_value(serde_json::json!({
+            "id": "2", "in_reply_to_id": "1", "visibility": "public", "account": {},
+            "content": "<p class=\"quote-inline\">RE: <a href=\"https://far.example/@q/5\">https://far.example/@q/5</a></p><p>mine</p>",
+            "quote": { "state": "accepted", "quoted_status": quoted },
+        }))
+        .expect("status")
+    }
+
+    fn quoted() -> serde_json::Value {
+        serde_json::json!({
+            "id": "5",
+            "uri": "https://far.example/users/q/statuses/5",
+            "url": "https://far.example/@q/5",
+            "visibility": "public",
+            "account": { "id": "9", "username": "q", "acct": "q@a.far.example" },
+        })
+    }
+
+    /// The reply's `quote` and `toot` under a policy and moderation lists.
+    fn quote_answer(s: Status, policy: &Policy, lists: &Moderation) -> (Option<QuoteLink>, String) {
+        let pending = HashSet::new();
+        let rules = Rules {
+            policy,
+            author: None,
+            lists,
+            pending: &pending,
+        };
+        let (root, context) = (status("1", None), Context { descendants: vec![s] });
+        let answer = render(&root, &context, rules, None).expect("rendered");
+        let mut c = answer.comments.expect("comments");
+        let c = c.remove("2").expect("the reply is shown");
+        (c.quote, c.toot)
+    }
+
+    /// A quoted post is linked only when a logged-out visitor could see it
+    /// and nothing of the author's moderation hides it: each condition
+    /// alone withholds the link (and the fallback paragraph that links it,
+    /// the reply's own text kept).
+    #[test]
+    fn a_quote_is_linked_only_when_nothing_withholds_it() {
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let base = Policy::from_config(&config);
+        let none = Moderation::default();
+        let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<HashSet<String>>();
+        let linked = |quoted: serde_json::Value, policy: &Policy, lists: &Moderation| {
+            quote_answer(quoting(quoted), policy, lists).0.is_some()
+        };
+
+        // Linked: to its url, with the quoted author; unrelated entries in
+        // every list change nothing.
+        let mut unrelated = base.clone();
+        unrelated.blocked_domains = set(&["other.example", "ar.example"]);
+        unrelated.blocked_accounts = set(&["q@other.example"]);
+        unrelated.hidden_statuses = set(&["6"]);
+        let unrelated_lists = Moderation {
+            accounts: set(&["q@other.example"]),
+            domains: set(&["other.example"]),
+        };
+        let (quote, toot) = quote_answer(quoting(quoted()), &unrelated, &unrelated_lists);
+        let quote = quote.expect("linked");
+        assert_eq!(quote.url, "https://far.example/@q/5");
+        assert_eq!(quote.acct, "q@a.far.example");
+        assert!(toot.contains("RE: "), "{toot}");
+
+        // Not linked: the fallback goes, the reply's own text stays.
+        let mut private = quoted();
+        private["visibility"] = "private".into();
+        let (quote, toot) = quote_answer(quoting(private), &base, &none);
+        assert!(quote.is_none());
+        assert_eq!(toot, "<p>mine</p>");
+
+        // Visibility, as the policy says.
+        let mut public_only = base.clone();
+        public_only.visibility = Visibility::Public;
+        let mut unlisted = quoted();
+        unlisted["visibility"] = "unlisted".into();
+        assert!(linked(unlisted.clone(), &base, &none));
+        assert!(!linked(unlisted, &public_only, &none));
+        assert!(linked(quoted(), &public_only, &none));
+
+        // Local-only, a limited account.
+        let mut local = quoted();
+        local["local_only"] = true.into();
+        assert!(!linked(local, &base, &none));
+        let mut limited = quoted();
+        limited["account"]["limited"] = true.into();
+        assert!(!linked(limited, &base, &none));
+
+        // Hidden by the config, by id, uri or url alone.
+        for hide in [
+            "5",
+            "https://far.example/users/q/statuses/5",
+            "https://far.example/@q/5",
+        ] {
+            let mut p = base.clone();
+            p.hidden_statuses = set(&[hide]);
+            assert!(!linked(quoted(), &p, &none), "hidden by {hide}");
+        }
+
+        // Blocked accounts and domains, in the config or the author's own
+        // lists, a domain with its subdomains.
+        let mut p = base.clone();
+        p.blocked_accounts = set(&["q@a.far.example"]);
+        assert!(!linked(quoted(), &p, &none), "blocked account");
+        for domain in ["a.far.example", "far.example"] {
+            let mut p = base.clone();
+            p.blocked_domains = set(&[domain]);
+            assert!(!linked(quoted(), &p, &none), "blocked domain {domain}");
+            let lists = Moderation {
+                accounts: HashSet::new(),
+                domains: set(&[domain]),
+            };
+            assert!(!linked(quoted(), &base, &lists), "muted domain {domain}");
+        }
+        let lists = Moderation {
+            accounts: set(&["q@a.far.example"]),
+            domains: HashSet::new(),
+        };
+        assert!(!linked(quoted(), &base, &lists), "muted account");
+    }
+
+    /// A quoted post's link is its `url` when that is a safe URL, else its
+    /// `uri`.
+    #[test]
+    fn a_quote_links_its_uri_when_its_url_is_unsafe() {
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        let mut q = quoted();
+        q["url"] = "javascript:alert(1)".into();
+        let (quote, _) = quote_answer(quoting(q), &policy, &Moderation::default());
+        assert_eq!(quote.expect("linked").url, "https://far.example/users/q/statuses/5");
+    }
+
+    /// GoToSocial's pending-reply note is recognised by its class inside a
+    /// tag only: the words in a reply's text do not withhold it.
+    #[test]
+    fn the_pending_note_is_a_class_not_words_in_text() {
+        assert!(pending_note(r#"<p class="gts-pending-reply">awaiting approval</p>"#));
+        assert!(!pending_note("gts-pending-reply is the class GoToSocial uses"));
+        assert!(!pending_note("<p>gts-pending-reply</p>"));
+    }
+
+    /// A filter's `blur` marks a reply sensitive only when it has media
+    /// to hide; media alone do not make a reply sensitive.
+    #[test]
+    fn blur_makes_a_reply_with_media_sensitive() {
+        let reply = |media: bool, blur: bool| -> Status {
+            serde_json::from_value(serde_json::json!({
+                "id": "2", "in_reply_to_id": "1", "visibility": "public", "account": {},
+                "media_attachments": if media {
+                    serde_json::json!([{ "type": "image", "url": "https://far.example/i.png" }])
+                } else {
+                    serde_json::json!([])
+                },
+                "filtered": if blur {
+                    serde_json::json!([{ "filter": { "title": "x", "context": ["thread"], "filter_action": "blur" } }])
+                } else {
+                    serde_json::json!([])
+                },
+            }))
+            .expect("status")
+        };
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        for (media, blur, sensitive) in [
+            (false, false, false),
+            (true, false, false),
+            (false, true, false),
+            (true, true, true),
+        ] {
+            let (root, context) = (
+                status("1", None),
+                Context {
+                    descendants: vec![reply(media, blur)],
+                },
+            );
+            let answer = render(&root, &context, rules(&policy), None).expect("rendered");
+            let c = answer.comments.expect("comments");
+            assert_eq!(c["2"].sensitive, sensitive, "media {media}, blur {blur}");
+        }
+    }
+
+    /// An entry of the context that is not a status costs that entry only,
+    /// and is counted with the withheld replies.
+    #[test]
+    fn entries_that_are_not_statuses_are_counted_as_withheld() {
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let root = serde_json::json!({ "id": "1", "visibility": "public", "account": {} });
+        let context = serde_json::json!({ "ancestors": [], "descendants": [
+            { "id": "2", "in_reply_to_id": "1", "visibility": "public", "account": {} },
+            { "id": ["not", "an", "id"] },
+            "not a status",
+        ] });
+        let out = from_upstream_json(
+            &serde_json::to_vec(&root).expect("json"),
+            &serde_json::to_vec(&context).expect("json"),
+            &config,
+        )
+        .expect("answer");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["stats"]["replies"], 1, "{v}");
+        assert_eq!(v["withheld"], 2, "{v}");
+    }
+
     #[test]
     fn ids_are_checked() {
         assert!(valid_id("116843781319371281"));

@@ -299,3 +299,139 @@ fn percent_escapes_whole(s: &str) -> bool {
         .enumerate()
         .all(|(i, c)| *c != b'%' || b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{clean_html_parsed, url_parsed};
+    use super::*;
+
+    /// Where the fast path answers, it answers what ammonia answers, byte
+    /// for byte: Mastodon's markup, and each edge where the two could part
+    /// (misnesting, stray end tags, links in links, attributes where they
+    /// are not allowed, classes, references, controls).
+    #[test]
+    fn where_the_fast_path_answers_it_writes_what_ammonia_writes() {
+        let corpus = [
+            r#"<p>Hi <span class="h-card" translate="no"><a href="https://m.example/@nadia" class="u-url mention">@<span>nadia</span></a></span></p>"#,
+            r#"<p><a href="https://m.example/tags/bread" class="mention hashtag" rel="tag">#<span>bread</span></a></p>"#,
+            r#"<p><a href="https://ok.example/a?b=1&amp;c=2" target="_blank" rel="nofollow noopener" translate="no"><span class="invisible">https://</span><span class="ellipsis">ok.example/a</span></a></p>"#,
+            r#"<p class="quote-inline x">q</p><p class="x">p</p>"#,
+            r#"<p><span class="evil h-card invisible">s</span><span class="evil">e</span></p>"#,
+            r#"<p><a class="" href="https://x.example/">x</a><a href="https://x.example/" class="status-link evil">y</a></p>"#,
+            r#"<p><b class="mention">b</b><i class="h-card">i</i></p>"#,
+            r#"<p><span href="https://x.example/">s</span></p>"#,
+            r#"<a href="https://x.example/">a<a href="https://y.example/">b</a></a>"#,
+            r#"<a href="https://x.example/">a<b>b</b></a>"#,
+            "<b>x</a>",
+            "<span>x</a>",
+            "<p><b>a</p></b>",
+            "<b><p>x</p></b>",
+            "<p>a<p>b</p></p>",
+            "<p>a</p></p>",
+            "<p>a",
+            "<p>a &amp; b &lt; c &gt; d &quot;e&quot; &#39;f&#39; &apos;g&apos; h&nbsp;i</p>",
+            "<p>a > b \u{a0} c</p>",
+            "a &copy; b",
+            "a & b",
+            "a\tb",
+            "a\rb",
+            "a\r\nb",
+            "a\0b",
+            "a\u{feff}b",
+            "line<br>break<br/>and<br />more",
+            "<p><code>x</code><del>d</del><s>s</s><u>u</u><em>e</em><strong>s</strong></p>",
+            r#"<a href="https://x.example/a<amp;b">x</a>"#,
+            r#"<a href="https://x.example/" href="https://y.example/">x</a>"#,
+            r#"<a href="https://x.example/"class="mention">x</a>"#,
+            r#"<a href="HTTPS://X.Example/a">x</a>"#,
+            r#"<a href="https://user:pw@x.example/a">x</a>"#,
+            r#"<a href="javascript:alert(1)">x</a>"#,
+            r#"<span class="h-card&#39;">x</span>"#,
+            r#"<span class="&amp;h-card">x</span>"#,
+            "<script>alert(1)</script>",
+            "<P>x</P>",
+        ];
+        for html in corpus {
+            if let Some(fast) = clean(html) {
+                assert_eq!(fast, clean_html_parsed(html), "{html:?}");
+            }
+        }
+    }
+
+    /// A URL the fast check takes as it is must be exactly what the URL
+    /// parser path gives for it, over the length cap too (the parser path
+    /// drops it). Hosts, ports, credentials, dot segments, escapes,
+    /// characters some component encodes: each taken only when the parser
+    /// would leave it alone.
+    #[test]
+    fn a_url_taken_as_it_is_is_what_the_parser_gives() {
+        let head = "https://m.example/";
+        let at_cap = format!("{head}{}", "a".repeat(MAX_URL_BYTES - head.len()));
+        let over_cap = format!("{at_cap}a");
+        let mut urls: Vec<String> = [
+            "https://m.example/@nadia",
+            "http://m.example/users/nadia/statuses/1",
+            "https://m.example",
+            "https://m.example/",
+            "https://M.example/x",
+            "https://m.Example/x",
+            "HTTPS://m.example/x",
+            "https://m_x.example/x",
+            "https://-a.example/x",
+            "https://a-.example/x",
+            "https://a--b.example/x",
+            "https://xn--bcher-kva.example/x",
+            "https://a.example./x",
+            "https://a..example/x",
+            "https://.example/x",
+            "https://./x",
+            "https://1.2.3.4/x",
+            "https://a.123/x",
+            "https://0x7f.1/x",
+            "https://m.example:443/x",
+            "https://m.example:8443/x",
+            "https://u@m.example/x",
+            "https://[::1]/x",
+            "https://m.example/a/./b",
+            "https://m.example/a/../b",
+            "https://m.example/a/%2e/b",
+            "https://m.example/a/%2E%2e/b",
+            "https://m.example/a/.%2e/b",
+            "https://m.example/.",
+            "https://m.example/a.b/..c/...",
+            "https://m.example/a%20b",
+            "https://m.example/a%2",
+            "https://m.example/a%zz",
+            "https://m.example/a%",
+            "https://m.example/a'b",
+            "https://m.example/a{b}",
+            "https://m.example/a|b",
+            "https://m.example/a^b",
+            "https://m.example/a\\b",
+            "https://m.example/é",
+            "https://m.example/?q=é",
+            "https://m.example/#é",
+            "https://m.example/?q='",
+            "https://m.example/#a'b",
+            "https://m.example/?q={x}",
+            "https://m.example/#a{b}",
+            "https://m.example/?q=1&r=2#f",
+            "https://m.example/#a#b",
+            "https://m.example/?a?b#c?d",
+            "https://m.example/~x/(y)/a;b=c,d/*+$!",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        urls.push(at_cap.clone());
+        urls.push(over_cap.clone());
+        for raw in &urls {
+            let parsed = url_parsed(raw);
+            if canonical_url(raw) {
+                assert_eq!(&parsed, raw, "taken as it is: {raw:?}");
+            }
+            assert_eq!(url(raw), parsed, "{raw:?}");
+        }
+        assert!(!canonical_url(&over_cap), "over the cap");
+    }
+}

@@ -571,4 +571,56 @@ mod tests {
             assert_eq!(url(input), want, "{input}");
         }
     }
+
+    /// Links in `content` go through [`url`] on the parser path too:
+    /// credentials dropped, host lower-cased, a URL with a raw space
+    /// dropped (the link keeps its text). Ammonia's own scheme check alone
+    /// would keep them.
+    #[test]
+    fn links_on_the_parser_path_go_through_url() {
+        let html = concat!(
+            r#"<ul><li><a href="https://user:pw@M.Example/a">x</a>"#,
+            r#"<a href="https://m.example/a b">y</a></li></ul>"#
+        );
+        assert_eq!(clean_html_fast(html), None, "the parser path");
+        assert_eq!(
+            clean_html_parsed(html),
+            r#"<ul><li><a href="https://m.example/a" rel="nofollow noopener noreferrer ugc">x</a><a rel="nofollow noopener noreferrer ugc">y</a></li></ul>"#
+        );
+    }
+
+    /// The URL parser path keeps every rule of [`url`] by itself: no raw
+    /// white space, quote, angle bracket or backtick, http(s) with a host
+    /// only, and the length cap on the URL as sent, even when parsing
+    /// would shorten it (dot segments).
+    #[test]
+    fn the_url_parser_path_applies_every_rule_itself() {
+        let shrinks = format!("https://m.example/{}x", "./".repeat(MAX_URL_BYTES / 2));
+        assert!(shrinks.len() > MAX_URL_BYTES);
+        for raw in [
+            "https://m.example/a b",
+            "https://m.example/a\tb",
+            "https://m.example/a\u{85}b",
+            "https://m.example/a\"b",
+            "https://m.example/a<b",
+            "https://m.example/a`b",
+            "ftp://m.example/x",
+            "javascript://m.example/%0Aalert(1)",
+            "",
+            shrinks.as_str(),
+        ] {
+            assert_eq!(url_parsed(raw), "", "{raw:?}");
+            assert_eq!(url(raw), "", "{raw:?}");
+        }
+        assert_eq!(url_parsed("https://m.example/./x"), "https://m.example/x");
+    }
+
+    /// A shortcode is an emoji only between two colons: a declared name
+    /// after one colon, followed by anything else, stays text.
+    #[test]
+    fn a_shortcode_needs_its_closing_colon() {
+        let ok = [emoji("ok", "https://f.example/ok.png")];
+        assert_eq!(text(":ok then :ok", &ok), ":ok then :ok");
+        assert_eq!(text(":ok then :ok:", &ok).matches("<img").count(), 1);
+    }
 }
