@@ -285,11 +285,7 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         // Normalised exactly like request paths (percent-decoding,
         // `index.html`, trailing slash), so every key can match; a full
         // article URL stands for its path.
-        let as_path = match Url::parse(path.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => u.path().to_string(),
-            _ => path.clone(),
-        };
-        let clean = query::from_request(&as_path, "").map_err(|e| {
+        let clean = query::from_url_or_path(&path).map_err(|e| {
             ConfigError(format!(
                 "\"roots\" key {path:?} is not an article path ({e}); write it like \"/2018/12/01/post/\""
             ))

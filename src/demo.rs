@@ -2,16 +2,21 @@
 //! serves a built-in sample thread (or a fixture folder), over plain HTTP,
 //! with a sample article page that shows the comments.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::app::{App, Request, Response};
+use crate::app::App;
 use crate::config::{Config, Token};
 use crate::http::Extra;
+use crate::request::{Request, Response};
+use crate::server::{self, Protocol};
 use crate::standin::{Scenario, StandIn};
 use crate::state::State;
+use crate::{listen, signals};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -19,6 +24,32 @@ mod embedded {
 
 /// The page script, stylesheet and demo page, as built in.
 pub use embedded::{DEMO_HTML, WEB_CSS, WEB_JS};
+
+/// `mastodon-comments demo`: serves the demo on `listen` until SIGTERM or
+/// SIGINT, the sample thread or the fixture folder `fixtures`.
+pub async fn run(listen: &str, fixtures: Option<&Path>) -> anyhow::Result<()> {
+    let scenario = match fixtures {
+        Some(dir) => Scenario::from_dir(dir)?,
+        None => sample_scenario(),
+    };
+    let demo = start(scenario).await?;
+    let listener = listen::bind(listen)?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals::stop_on_signal(shutdown.clone()));
+    let addr = listener.describe();
+    println!("demo: open http://{addr}/");
+    println!("demo: or try: curl http://{addr}{}comments.json", demo.article);
+    server::serve(
+        listener,
+        Protocol::Http,
+        demo.app,
+        Some(demo.extra),
+        Arc::default(),
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
 
 /// The built-in sample thread.
 pub fn sample_scenario() -> Scenario {

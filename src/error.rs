@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 
-use crate::app::Response;
 use crate::mastodon::UpstreamError;
 use crate::query::QueryError;
+use crate::request::Response;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

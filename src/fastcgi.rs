@@ -15,9 +15,10 @@ use tokio::task::JoinSet;
 use tokio_fastcgi::{RequestResult, Requests};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, Request, Response};
+use crate::activity::Activity;
+use crate::app::App;
 use crate::limits;
-use crate::server::Activity;
+use crate::request::{Request, Response};
 
 /// The params the daemon reads ([`from_params`]). The reader hands the crate
 /// only these: it would otherwise allocate, lowercase and hash every one of

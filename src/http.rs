@@ -12,9 +12,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, Request, Response};
+use crate::activity::Activity;
+use crate::app::App;
 use crate::limits;
-use crate::server::Activity;
+use crate::request::{Request, Response};
 
 /// Extra routes served before the service (the demo's page and assets).
 pub type Extra = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;

@@ -9,11 +9,16 @@
 //! | module | holds |
 //! |---|---|
 //! | [`cli`] | the command line and its help |
+//! | [`daemon`] | the daemon's life: start, background tasks, drain, last flush |
+//! | [`signals`] | SIGTERM/SIGINT stop, SIGHUP reload |
+//! | [`lookup`] | the `lookup` command |
 //! | [`config`] | the config file: schema, defaults, validation, token |
 //! | [`limits`] | every timeout, byte cap and count bound |
 //! | [`listen`] | the inherited (socket-activated) or `--listen` socket |
-//! | [`server`] | accept loop, connection cap, bounded drain, idle tracking |
-//! | [`fastcgi`], [`http`] | the transports, converting to [`app::Request`] |
+//! | [`server`] | accept loop, connection cap, bounded drain |
+//! | [`activity`] | connections and requests in flight, idle exit |
+//! | [`fastcgi`], [`http`] | the transports, converting to [`Request`] |
+//! | [`request`] | [`Request`] and [`Response`], where transports and service meet |
 //! | [`app`] | `App::handle(Request) -> Response`: the service |
 //! | [`query`] | article path from `?search=` or the URI, cleaned, validated |
 //! | [`roots`] | finding the announcing post; exact link match |
@@ -31,12 +36,14 @@
 //! | [`systemd`] | READY / STATUS / STOPPING / watchdog |
 //! | [`standin`], [`demo`] | a stand-in Mastodon and the demo mode |
 
+pub mod activity;
 pub mod app;
 pub mod cache;
 pub mod cli;
 pub mod coalesce;
 pub mod config;
 pub mod cpu;
+pub mod daemon;
 pub mod deadline;
 pub mod demo;
 pub mod error;
@@ -44,17 +51,21 @@ pub mod fastcgi;
 pub mod http;
 pub mod limits;
 pub mod listen;
+pub mod lookup;
 pub mod mastodon;
 pub mod moderation;
 pub mod pending;
 pub mod query;
 pub mod render;
+pub mod request;
 pub mod roots;
 pub mod sanitize;
 pub mod server;
+pub mod signals;
 pub mod standin;
 pub mod state;
 pub mod systemd;
 
-pub use app::{App, Request, Response};
+pub use app::App;
 pub use config::Config;
+pub use request::{Request, Response};

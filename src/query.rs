@@ -87,6 +87,22 @@ fn percent_decode(input: &[u8], form: bool) -> Result<String, QueryError> {
     String::from_utf8(out).map_err(|_| QueryError::NotUtf8)
 }
 
+/// An article named the way an operator names one (a `roots` key of the
+/// config, the `lookup` command): a full http(s) URL stands for its path;
+/// either is normalised exactly like a request path, so it matches one.
+pub fn from_url_or_path(article: &str) -> Result<String, QueryError> {
+    match url::Url::parse(article.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => from_url(&u),
+        _ => from_request(article, ""),
+    }
+}
+
+/// The article path of an http(s) URL on the blog (a link in an
+/// announcement, an operator's URL), normalised like a request path.
+pub fn from_url(url: &url::Url) -> Result<String, QueryError> {
+    from_request(url.path(), "")
+}
+
 /// Validates a decoded article path and cleans it: rooted, bounded, no
 /// control characters, no `..` above the root; `//a/./b/../c/` → `/a/c`.
 pub fn clean_article_path(path: &str) -> Result<String, QueryError> {

@@ -66,8 +66,7 @@ pub fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
             return None;
         }
     }
-    // The same normalisation as request paths, `index.html` included.
-    query::from_request(u.path(), "").ok()
+    query::from_url(&u).ok()
 }
 
 /// Whether a status may be a root at all.

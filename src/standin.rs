@@ -292,6 +292,22 @@ impl StandIn {
         Ok(StandIn { addr, shared })
     }
 
+    /// `mastodon-comments stand-in`: serves the scenario of `fixtures` on
+    /// `listen`, every answer `delay` late, until SIGTERM or SIGINT.
+    pub async fn run(fixtures: &Path, listen: &str, delay: Duration) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let scenario = Scenario::from_dir(fixtures)?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let standin = StandIn::start(scenario, listener)?;
+        standin.set_delay(delay);
+        println!("stand-in: listening on {}", standin.url());
+        let stop = tokio_util::sync::CancellationToken::new();
+        crate::signals::stop_on_signal(stop).await;
+        Ok(())
+    }
+
     /// Binds 127.0.0.1 on a free port and starts.
     pub async fn start_local(scenario: Scenario) -> std::io::Result<StandIn> {
         let l = TcpListener::bind("127.0.0.1:0").await?;

@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use mastodon_comments::server::Activity;
+use mastodon_comments::activity::Activity;
 use mastodon_comments::state::State;
 use mastodon_comments::{App, Config, fastcgi};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mastodon_comments::activity::Activity;
 use mastodon_comments::config::{Config, Token};
-use mastodon_comments::server::{self, Activity, Listener, Protocol};
+use mastodon_comments::server::{self, Listener, Protocol};
 use mastodon_comments::standin::{Scenario, StandIn};
 use mastodon_comments::state::State;
 use mastodon_comments::{App, Request, Response};
