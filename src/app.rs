@@ -18,7 +18,7 @@ use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::limits;
 use crate::mastodon::model::{self, Context, Status};
-use crate::mastodon::{Auth, Mastodon, UpstreamError};
+use crate::mastodon::{Mastodon, UpstreamError};
 use crate::moderation::{self, AuthorLists, Lists};
 use crate::pending::PendingReplies;
 use crate::query;
@@ -349,19 +349,9 @@ impl Thread {
     /// in one job, off the event loop when the thread is large.
     async fn fetch(self, deadline: Deadline) -> Result<Entry, UpstreamError> {
         let root = self.root;
-        if !crate::mastodon::id::valid(&root) {
-            return Err(UpstreamError::NotFound);
-        }
         let m = &self.ctx.mastodon;
-        let status_path = format!("/api/v1/statuses/{root}");
-        let context_path = format!("/api/v1/statuses/{root}/context");
         let (fetched, lists, pending) = tokio::join!(
-            async {
-                tokio::try_join!(
-                    m.get_bytes(&status_path, &[], Auth::Token, deadline),
-                    m.get_bytes(&context_path, &[], Auth::Token, deadline),
-                )
-            },
+            async { tokio::try_join!(m.status(&root, deadline), m.context(&root, deadline)) },
             self.lists.get(deadline),
             self.pending.ids(m, deadline)
         );

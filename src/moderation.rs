@@ -19,8 +19,9 @@ use tokio::time::Instant;
 
 use crate::deadline::Deadline;
 use crate::limits;
+use crate::mastodon::api::ModerationList;
 use crate::mastodon::model::BlockedAccount;
-use crate::mastodon::{Auth, Mastodon, UpstreamError};
+use crate::mastodon::{Mastodon, UpstreamError};
 use crate::render::Moderation;
 
 /// Where the lists come from: the client of the instance whose token is
@@ -240,9 +241,9 @@ async fn refresh(src: &Source, state: &watch::Sender<Lists>) -> Duration {
 /// [`Mastodon::wait_for_spare_capacity`]).
 async fn load(src: &Source, deadline: Deadline) -> Result<Moderation, UpstreamError> {
     let m = &src.mastodon;
-    let blocks = pages::<BlockedAccount>(m, "/api/v1/blocks", deadline).await?;
-    let mutes = pages::<BlockedAccount>(m, "/api/v1/mutes", deadline).await?;
-    let domains = pages::<String>(m, "/api/v1/domain_blocks", deadline).await?;
+    let blocks = pages::<BlockedAccount>(m, ModerationList::Blocks, deadline).await?;
+    let mutes = pages::<BlockedAccount>(m, ModerationList::Mutes, deadline).await?;
+    let domains = pages::<String>(m, ModerationList::DomainBlocks, deadline).await?;
     let mut lists = Moderation::default();
     for a in blocks.iter().chain(mutes.iter()) {
         let acct = a.acct.trim().trim_start_matches('@').to_lowercase();
@@ -267,23 +268,19 @@ async fn load(src: &Source, deadline: Deadline) -> Result<Moderation, UpstreamEr
 /// Reads a paginated list up to [`limits::MODERATION_PAGES`].
 async fn pages<T: serde::de::DeserializeOwned + Send + 'static>(
     m: &Mastodon,
-    path: &str,
+    list: ModerationList,
     deadline: Deadline,
 ) -> Result<Vec<T>, UpstreamError> {
     let mut all = Vec::new();
     let mut max_id: Option<String> = None;
     for _ in 0..limits::MODERATION_PAGES {
-        let mut q = vec![("limit", "80")];
-        if let Some(id) = &max_id {
-            q.push(("max_id", id));
-        }
         m.wait_for_spare_capacity(deadline).await;
-        let page = match m.get::<Vec<T>>(path, &q, Auth::Required, deadline).await {
+        let page = match m.author_list::<T>(list, max_id.as_deref(), deadline).await {
             Ok(page) => page,
             // A server without this list (GoToSocial has no domain blocks
             // of its users): nothing in it can hide anything.
             Err(UpstreamError::NotFound) if max_id.is_none() => {
-                tracing::debug!("the instance has no {path}: nothing to apply from it");
+                tracing::debug!("the instance has no {list:?} list: nothing to apply from it");
                 return Ok(Vec::new());
             }
             Err(e) => return Err(e),

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::deadline::Deadline;
 use crate::limits;
-use crate::mastodon::{Auth, Mastodon, UpstreamError};
+use crate::mastodon::{Mastodon, UpstreamError};
 
 /// Whether the instance has interaction requests, as far as it is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,17 +127,8 @@ async fn read(m: &Mastodon, deadline: Deadline) -> Result<HashSet<String>, Upstr
     let mut ids = HashSet::new();
     let mut max_id: Option<String> = None;
     for _ in 0..limits::INTERACTION_REQUEST_PAGES {
-        let mut q = vec![
-            ("replies", "true"),
-            ("favourites", "false"),
-            ("reblogs", "false"),
-            ("limit", "80"),
-        ];
-        if let Some(id) = &max_id {
-            q.push(("max_id", id));
-        }
         let page = m
-            .get::<Vec<Option<Request>>>("/api/v1/interaction_requests", &q, Auth::Required, deadline)
+            .pending_replies::<Option<Request>>(max_id.as_deref(), deadline)
             .await?;
         let done = page.value.is_empty();
         ids.extend(

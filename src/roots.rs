@@ -20,7 +20,7 @@ use crate::deadline::Deadline;
 use crate::limits;
 use crate::mastodon::id::order as id_order;
 use crate::mastodon::model::{self, Status};
-use crate::mastodon::{Auth, Mastodon, UpstreamError, decode_list};
+use crate::mastodon::{Mastodon, UpstreamError, decode_list};
 use crate::query;
 use crate::state::{Known, State};
 
@@ -154,22 +154,14 @@ impl Ctx {
             .author
             .id
             .get_or_try_init(|| async {
-                let me = self
-                    .mastodon
-                    .get::<crate::mastodon::model::Account>(
-                        "/api/v1/accounts/verify_credentials",
-                        &[],
-                        Auth::Required,
-                        deadline,
-                    )
-                    .await?;
-                if crate::mastodon::id::valid(&me.value.id) {
+                let me = self.mastodon.verify_credentials(deadline).await?;
+                if crate::mastodon::id::valid(&me.id) {
                     tracing::info!(
                         "no \"userid\" in the config: using the token's account {} (@{}); set \"userid\" to skip this call",
-                        me.value.id,
-                        me.value.acct
+                        me.id,
+                        me.acct
                     );
-                    Ok(me.value.id)
+                    Ok(me.id)
                 } else {
                     Err(UpstreamError::Body("verify_credentials without an account id".into()))
                 }
@@ -330,19 +322,13 @@ pub async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), Upstream
         return Ok(());
     };
     let watermark = ctx.state.scanned_up_to();
-    let path = format!("/api/v1/accounts/{userid}/statuses");
     let mut max_id: Option<String> = None;
     let mut newest: Option<String> = None;
     for _ in 0..ctx.config.scan_pages {
-        let mut q = vec![
-            ("exclude_replies", "true"),
-            ("exclude_reblogs", "true"),
-            ("limit", "40"),
-        ];
-        if let Some(m) = &max_id {
-            q.push(("max_id", m));
-        }
-        let page = ctx.mastodon.get_bytes(&path, &q, Auth::Token, deadline).await?;
+        let page = ctx
+            .mastodon
+            .account_statuses(userid, max_id.as_deref(), deadline)
+            .await?;
         let listed = decode_list(page.value, deadline, "the author's timeline", model::decode_statuses).await?;
         if listed.statuses.is_empty() && listed.dropped == 0 {
             break;
@@ -375,24 +361,14 @@ pub async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), Upstream
 }
 
 /// Full-text search for the article (needs a token; finds statuses only on
-/// instances with Elasticsearch). `/api/v1/search` only when v2 is 404.
+/// instances with Elasticsearch).
 pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<String>, UpstreamError> {
     let q = match &ctx.config.blog_url {
         Some(blog) if path != "/" => format!("{}{}/", blog.as_str().trim_end_matches('/'), path),
         Some(blog) => blog.to_string(),
         None => path.to_string(),
     };
-    let query = [("q", q.as_str()), ("type", "statuses"), ("limit", "40")];
-    let found = match ctx
-        .mastodon
-        .get_bytes("/api/v2/search", &query, Auth::Token, deadline)
-        .await
-    {
-        Err(UpstreamError::NotFound) => {
-            ctx.mastodon
-                .get_bytes("/api/v1/search", &[("q", q.as_str())], Auth::Token, deadline)
-                .await?
-        }
+    let found = match ctx.mastodon.search_statuses(&q, deadline).await {
         // A token without read:search, or one the instance refuses: search
         // is unavailable, which is not an outage; the scan and the map remain.
         Err(e @ (UpstreamError::Refused(_) | UpstreamError::TokenRequired)) => {

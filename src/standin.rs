@@ -30,6 +30,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+use crate::mastodon::api::{Endpoint, ModerationList};
 use crate::mastodon::id::order as id_order;
 
 /// The folders of a scenario the stand-in reads (`""` is the top level).
@@ -221,20 +222,7 @@ impl Exchange {
 
 /// The stand-in's name for the API route of a path (see [`StandIn::calls`]).
 pub fn route_name(path: &str) -> &'static str {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segs.as_slice() {
-        ["api", "v1", "statuses", _] => "status",
-        ["api", "v1", "statuses", _, "context"] => "context",
-        ["api", "v1", "accounts", "verify_credentials"] => "verify_credentials",
-        ["api", "v1", "accounts", _, "statuses"] => "account_statuses",
-        ["api", "v2", "search"] => "search_v2",
-        ["api", "v1", "search"] => "search_v1",
-        ["api", "v1", "blocks"] => "blocks",
-        ["api", "v1", "mutes"] => "mutes",
-        ["api", "v1", "domain_blocks"] => "domain_blocks",
-        ["api", "v1", "interaction_requests"] => "interaction_requests",
-        _ => "other",
-    }
+    Endpoint::parse(path).map_or("other", |e| e.name())
 }
 
 /// A running stand-in; dropping it does not stop it (it lives as long as
@@ -438,8 +426,8 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let name = route_name(&path);
+    let endpoint = Endpoint::parse(&path);
+    let name = endpoint.map_or("other", |e| e.name());
     s.total.fetch_add(1, Ordering::SeqCst);
     if authed {
         s.authorized.fetch_add(1, Ordering::SeqCst);
@@ -492,11 +480,14 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         }
     };
     let normal = || -> hyper::Response<Body> {
-        match (name, segs.as_slice()) {
-            ("search_v2", _) if old => not_found(),
-            ("search_v1", _) if old => search(&q),
-            ("status", [.., id]) => file(s, &format!("statuses/{id}.json")),
-            ("context", [.., id, _]) => {
+        let Some(endpoint) = endpoint else {
+            return not_found();
+        };
+        match endpoint {
+            Endpoint::SearchV2 if old => not_found(),
+            Endpoint::SearchV1 if old => search(&q),
+            Endpoint::Status(id) => file(s, &format!("statuses/{id}.json")),
+            Endpoint::Context(id) => {
                 let dir = if authed { "context" } else { "context-anonymous" };
                 match s.scenario.file(&format!("{dir}/{id}.json")) {
                     Some(body) => json(200, body.to_string()),
@@ -507,29 +498,33 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
                     None => not_found(),
                 }
             }
-            ("account_statuses", [.., id, _]) => account_statuses(s, id, &q),
-            ("search_v2", _) if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
-            ("search_v2", _) => search(&q),
-            ("search_v1", _) => full(
+            Endpoint::AccountStatuses(id) => account_statuses(s, id, &q),
+            Endpoint::SearchV2 if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
+            Endpoint::SearchV2 => search(&q),
+            Endpoint::SearchV1 => full(
                 404,
                 "text/html",
                 "<html><body>The page you were looking for doesn't exist.</body></html>",
             ),
-            ("verify_credentials", _) if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
-            ("verify_credentials", _) => {
+            Endpoint::VerifyCredentials if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
+            Endpoint::VerifyCredentials => {
                 let id = s.scenario.expect()["author_account_id"]
                     .as_str()
                     .unwrap_or("")
                     .to_string();
                 file(s, &format!("accounts/{id}.json"))
             }
-            ("blocks", _) => json(200, s.blocks.lock().map(|m| m.clone()).unwrap_or_default()),
-            ("mutes", _) => json(200, s.mutes.lock().map(|m| m.clone()).unwrap_or_default()),
-            ("domain_blocks", _) => json(200, s.domain_blocks.lock().map(|m| m.clone()).unwrap_or_default()),
+            Endpoint::Moderation(list) => {
+                let body = match list {
+                    ModerationList::Blocks => &s.blocks,
+                    ModerationList::Mutes => &s.mutes,
+                    ModerationList::DomainBlocks => &s.domain_blocks,
+                };
+                json(200, body.lock().map(|m| m.clone()).unwrap_or_default())
+            }
             // GoToSocial's; 404 (as on Mastodon) when the scenario has none.
-            ("interaction_requests", _) if !authed => json(401, r#"{"error":"Unauthorized: token not supplied"}"#),
-            ("interaction_requests", _) => file(s, "interaction-requests.json"),
-            _ => not_found(),
+            Endpoint::InteractionRequests if !authed => json(401, r#"{"error":"Unauthorized: token not supplied"}"#),
+            Endpoint::InteractionRequests => file(s, "interaction-requests.json"),
         }
     };
     match mode {

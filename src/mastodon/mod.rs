@@ -1,10 +1,12 @@
 //! The Mastodon instance: one pooled HTTP client with bounds on time,
-//! bytes and concurrency, rate-limit bookkeeping, and the API model.
+//! bytes and concurrency, rate-limit bookkeeping, the calls the daemon
+//! makes ([`api`]), and the API model.
 //!
 //! Requests only ever go to the configured instance (redirects are not
 //! followed, `Link` headers are read for their `max_id` only), so the token
 //! cannot leak to another host.
 
+pub mod api;
 pub mod id;
 pub mod model;
 
@@ -241,7 +243,7 @@ impl Mastodon {
     /// GET an API path on the instance and decode its JSON (off the event
     /// loop when large, see `cpu`). This bounds bytes, concurrency, rate
     /// and time: nothing waits past `deadline`.
-    pub async fn get<T: DeserializeOwned + Send + 'static>(
+    async fn get<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         query: &[(&str, &str)],
@@ -264,7 +266,7 @@ impl Mastodon {
 
     /// GET an API path and return its body undecoded, for callers that
     /// decode and render in one job (the thread).
-    pub async fn get_bytes(
+    async fn get_bytes(
         &self,
         path: &str,
         query: &[(&str, &str)],

@@ -1,0 +1,265 @@
+//! Every call the daemon makes to the instance, in one place: the endpoint
+//! paths (shared with the stand-in's router, so the two cannot drift
+//! apart), the query each is asked with, and whether it carries the token.
+//! Nothing else in the daemon names an API path.
+//!
+//! Ids are checked here before they go into a path: an id that is not one
+//! ([`id::valid`]) is answered as 404 without a call.
+
+use serde::de::DeserializeOwned;
+
+use super::model::Account;
+use super::{Auth, Mastodon, Page, UpstreamError, id};
+use crate::deadline::Deadline;
+
+/// An endpoint of the Mastodon client API the daemon uses, with its path
+/// parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint<'a> {
+    /// `/api/v1/statuses/:id`: the thread's root.
+    Status(&'a str),
+    /// `/api/v1/statuses/:id/context`: its replies.
+    Context(&'a str),
+    /// `/api/v1/accounts/:id/statuses`: the author's timeline.
+    AccountStatuses(&'a str),
+    /// `/api/v1/accounts/verify_credentials`: the token's account.
+    VerifyCredentials,
+    /// `/api/v2/search`.
+    SearchV2,
+    /// `/api/v1/search`, Mastodon before 3.0.
+    SearchV1,
+    /// `/api/v1/blocks`, `/api/v1/mutes`, `/api/v1/domain_blocks`.
+    Moderation(ModerationList),
+    /// `/api/v1/interaction_requests` (GoToSocial): replies awaiting the
+    /// author's approval.
+    InteractionRequests,
+}
+
+/// The author's lists that hide replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationList {
+    Blocks,
+    Mutes,
+    DomainBlocks,
+}
+
+impl ModerationList {
+    fn segment(self) -> &'static str {
+        match self {
+            ModerationList::Blocks => "blocks",
+            ModerationList::Mutes => "mutes",
+            ModerationList::DomainBlocks => "domain_blocks",
+        }
+    }
+}
+
+impl<'a> Endpoint<'a> {
+    /// The URL path.
+    pub fn path(&self) -> String {
+        match self {
+            Endpoint::Status(id) => format!("/api/v1/statuses/{id}"),
+            Endpoint::Context(id) => format!("/api/v1/statuses/{id}/context"),
+            Endpoint::AccountStatuses(id) => format!("/api/v1/accounts/{id}/statuses"),
+            Endpoint::VerifyCredentials => "/api/v1/accounts/verify_credentials".into(),
+            Endpoint::SearchV2 => "/api/v2/search".into(),
+            Endpoint::SearchV1 => "/api/v1/search".into(),
+            Endpoint::Moderation(list) => format!("/api/v1/{}", list.segment()),
+            Endpoint::InteractionRequests => "/api/v1/interaction_requests".into(),
+        }
+    }
+
+    /// The endpoint a path names, for the stand-in's router; `None` for
+    /// any path the daemon never asks.
+    pub fn parse(path: &'a str) -> Option<Endpoint<'a>> {
+        let mut segs = path.trim_matches('/').split('/');
+        let (Some("api"), Some(version)) = (segs.next(), segs.next()) else {
+            return None;
+        };
+        let rest: Vec<&'a str> = segs.collect();
+        Some(match (version, rest.as_slice()) {
+            ("v1", ["statuses", id]) => Endpoint::Status(id),
+            ("v1", ["statuses", id, "context"]) => Endpoint::Context(id),
+            ("v1", ["accounts", "verify_credentials"]) => Endpoint::VerifyCredentials,
+            ("v1", ["accounts", id, "statuses"]) => Endpoint::AccountStatuses(id),
+            ("v2", ["search"]) => Endpoint::SearchV2,
+            ("v1", ["search"]) => Endpoint::SearchV1,
+            ("v1", ["blocks"]) => Endpoint::Moderation(ModerationList::Blocks),
+            ("v1", ["mutes"]) => Endpoint::Moderation(ModerationList::Mutes),
+            ("v1", ["domain_blocks"]) => Endpoint::Moderation(ModerationList::DomainBlocks),
+            ("v1", ["interaction_requests"]) => Endpoint::InteractionRequests,
+            _ => return None,
+        })
+    }
+
+    /// A short name, for the stand-in's call counts and the tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Status(_) => "status",
+            Endpoint::Context(_) => "context",
+            Endpoint::AccountStatuses(_) => "account_statuses",
+            Endpoint::VerifyCredentials => "verify_credentials",
+            Endpoint::SearchV2 => "search_v2",
+            Endpoint::SearchV1 => "search_v1",
+            Endpoint::Moderation(list) => list.segment(),
+            Endpoint::InteractionRequests => "interaction_requests",
+        }
+    }
+}
+
+/// Page size of the author's lists and interaction requests (the most
+/// Mastodon and GoToSocial serve).
+const LIST_PAGE: &str = "80";
+
+impl Mastodon {
+    /// The root status, undecoded: it is decoded with its context in one
+    /// job (see `app`).
+    pub async fn status(&self, status_id: &str, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
+        checked(status_id)?;
+        let path = Endpoint::Status(status_id).path();
+        self.get_bytes(&path, &[], Auth::Token, deadline).await
+    }
+
+    /// The replies to a status, undecoded, as the token's account may see
+    /// them (or anonymously without a token).
+    pub async fn context(&self, status_id: &str, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
+        checked(status_id)?;
+        let path = Endpoint::Context(status_id).path();
+        self.get_bytes(&path, &[], Auth::Token, deadline).await
+    }
+
+    /// One page of the author's own posts, newest first, without replies
+    /// and boosts (they never announce an article), older than `max_id`.
+    pub async fn account_statuses(
+        &self,
+        account_id: &str,
+        max_id: Option<&str>,
+        deadline: Deadline,
+    ) -> Result<Page<Vec<u8>>, UpstreamError> {
+        checked(account_id)?;
+        let mut q = vec![
+            ("exclude_replies", "true"),
+            ("exclude_reblogs", "true"),
+            ("limit", "40"),
+        ];
+        if let Some(m) = max_id {
+            q.push(("max_id", m));
+        }
+        let path = Endpoint::AccountStatuses(account_id).path();
+        self.get_bytes(&path, &q, Auth::Token, deadline).await
+    }
+
+    /// Full-text search for statuses, undecoded; `/api/v1/search` only
+    /// where v2 is 404 (Mastodon before 3.0).
+    pub async fn search_statuses(&self, q: &str, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
+        let query = [("q", q), ("type", "statuses"), ("limit", "40")];
+        match self
+            .get_bytes(&Endpoint::SearchV2.path(), &query, Auth::Token, deadline)
+            .await
+        {
+            Err(UpstreamError::NotFound) => {
+                self.get_bytes(&Endpoint::SearchV1.path(), &[("q", q)], Auth::Token, deadline)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// The token's own account (the author, when the config names none).
+    pub async fn verify_credentials(&self, deadline: Deadline) -> Result<Account, UpstreamError> {
+        let path = Endpoint::VerifyCredentials.path();
+        Ok(self.get::<Account>(&path, &[], Auth::Required, deadline).await?.value)
+    }
+
+    /// One page of one of the author's lists, older than `max_id`.
+    pub async fn author_list<T: DeserializeOwned + Send + 'static>(
+        &self,
+        list: ModerationList,
+        max_id: Option<&str>,
+        deadline: Deadline,
+    ) -> Result<Page<Vec<T>>, UpstreamError> {
+        let mut q = vec![("limit", LIST_PAGE)];
+        if let Some(id) = max_id {
+            q.push(("max_id", id));
+        }
+        let path = Endpoint::Moderation(list).path();
+        self.get(&path, &q, Auth::Required, deadline).await
+    }
+
+    /// One page of the replies awaiting the author's approval (GoToSocial),
+    /// older than `max_id`.
+    pub async fn pending_replies<T: DeserializeOwned + Send + 'static>(
+        &self,
+        max_id: Option<&str>,
+        deadline: Deadline,
+    ) -> Result<Page<Vec<T>>, UpstreamError> {
+        let mut q = vec![
+            ("replies", "true"),
+            ("favourites", "false"),
+            ("reblogs", "false"),
+            ("limit", LIST_PAGE),
+        ];
+        if let Some(id) = max_id {
+            q.push(("max_id", id));
+        }
+        let path = Endpoint::InteractionRequests.path();
+        self.get(&path, &q, Auth::Required, deadline).await
+    }
+}
+
+/// An id that is not one never reaches a path: the instance would not
+/// know it either.
+fn checked(s: &str) -> Result<(), UpstreamError> {
+    if id::valid(s) {
+        Ok(())
+    } else {
+        Err(UpstreamError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_parses_back_from_its_path() {
+        let all = [
+            Endpoint::Status("116843781319371281"),
+            Endpoint::Context("01F8MH75CBF9JFX4ZAD54N0W0R"),
+            Endpoint::AccountStatuses("AEaHkBvDr3M2kqjHvE"),
+            Endpoint::VerifyCredentials,
+            Endpoint::SearchV2,
+            Endpoint::SearchV1,
+            Endpoint::Moderation(ModerationList::Blocks),
+            Endpoint::Moderation(ModerationList::Mutes),
+            Endpoint::Moderation(ModerationList::DomainBlocks),
+            Endpoint::InteractionRequests,
+        ];
+        let mut names = std::collections::HashSet::new();
+        for e in all {
+            let path = e.path();
+            assert_eq!(Endpoint::parse(&path), Some(e), "{path}");
+            assert!(names.insert(e.name()), "one name per endpoint: {}", e.name());
+        }
+        for other in [
+            "/",
+            "/api",
+            "/api/v1/statuses",
+            "/api/v3/search",
+            "/api/v1/statuses/1/favourited_by",
+        ] {
+            assert_eq!(Endpoint::parse(other), None, "{other}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_id_that_is_not_one_makes_no_call() {
+        let config = crate::config::Config::for_instance(url::Url::parse("http://127.0.0.1:9").expect("url"));
+        let m = Mastodon::new(&config).expect("client");
+        let deadline = Deadline::after(std::time::Duration::from_secs(1));
+        for bad in ["", "1/../../oauth", "1?x=y", "a b"] {
+            assert!(matches!(m.status(bad, deadline).await, Err(UpstreamError::NotFound)));
+            assert!(matches!(m.context(bad, deadline).await, Err(UpstreamError::NotFound)));
+        }
+        assert_eq!(m.counters.calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+}
