@@ -14,6 +14,7 @@ use crate::cache::{AnswerCache, Entry, Freshness};
 use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::cpu::{self, JobError};
+use crate::ctx::Ctx;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::limits;
@@ -24,7 +25,7 @@ use crate::pending::PendingReplies;
 use crate::query;
 use crate::render::{self, Policy, Rules};
 use crate::request::{Request, Response};
-use crate::roots::{Ctx, Discovery};
+use crate::roots::Discovery;
 use crate::state::State;
 
 /// Where an answer came from, for the request log and `STATUS=`.

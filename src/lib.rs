@@ -21,6 +21,7 @@
 //! | [`request`] | [`Request`] and [`Response`], where transports and service meet |
 //! | [`app`] | `App::handle(Request) -> Response`: the service |
 //! | [`query`] | article path from `?search=` or the URI, cleaned, validated |
+//! | [`ctx`] | what the service works with: config, client, state, author |
 //! | [`roots`] | finding the announcing post; exact link match |
 //! | [`coalesce`] | one upstream call for all concurrent askers |
 //! | [`cache`] | the last good answer per root |
@@ -43,6 +44,7 @@ pub mod cli;
 pub mod coalesce;
 pub mod config;
 pub mod cpu;
+pub mod ctx;
 pub mod daemon;
 pub mod deadline;
 pub mod demo;
