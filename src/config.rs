@@ -383,7 +383,7 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
 
     let mut blocked_accounts = HashSet::new();
     for a in raw.blocked_accounts {
-        let a = a.trim().trim_start_matches('@').to_lowercase();
+        let a = crate::mastodon::model::normalise_acct(&a);
         match a.split_once('@') {
             Some((user, domain)) if !user.is_empty() && domain.contains('.') => {
                 blocked_accounts.insert(a);

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::deadline::Deadline;
 use crate::limits;
 use crate::mastodon::api::ModerationList;
-use crate::mastodon::model::BlockedAccount;
+use crate::mastodon::model::{self, BlockedAccount};
 use crate::mastodon::{Mastodon, UpstreamError};
 use crate::render::Moderation;
 
@@ -245,17 +245,12 @@ async fn load(src: &Source, deadline: Deadline) -> Result<Moderation, UpstreamEr
     let mutes = pages::<BlockedAccount>(m, ModerationList::Mutes, deadline).await?;
     let domains = pages::<String>(m, ModerationList::DomainBlocks, deadline).await?;
     let mut lists = Moderation::default();
-    for a in blocks.iter().chain(mutes.iter()) {
-        let acct = a.acct.trim().trim_start_matches('@').to_lowercase();
-        if acct.is_empty() {
-            continue;
-        }
-        lists.accounts.insert(if acct.contains('@') {
-            acct
-        } else {
-            format!("{acct}@{}", src.instance_host)
-        });
-    }
+    lists.accounts.extend(
+        blocks
+            .iter()
+            .chain(mutes.iter())
+            .filter_map(|a| model::full_acct(&a.acct, &src.instance_host)),
+    );
     lists.domains.extend(
         domains
             .into_iter()

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Visibility};
 use crate::limits;
-use crate::mastodon::model::{Account, Attachment, Context, Status};
+use crate::mastodon::model::{self, Account, Attachment, Context, Status};
 use crate::sanitize;
 
 /// The whole answer.
@@ -247,11 +247,9 @@ fn publishable(s: &Status, rules: Rules<'_>) -> bool {
 
 /// `user@domain` in lower case; local accounts get the instance's domain.
 pub fn full_acct(a: &Account, instance_host: &str) -> (String, String) {
-    let acct = a.acct.to_lowercase();
-    match acct.split_once('@') {
-        Some((_, domain)) => (acct.clone(), domain.to_string()),
-        None => (format!("{acct}@{instance_host}"), instance_host.to_string()),
-    }
+    let acct = model::full_acct(&a.acct, instance_host).unwrap_or_default();
+    let domain = acct.split_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+    (acct, domain)
 }
 
 /// A thread's replies, one per id (the last one sent wins), and who
