@@ -259,7 +259,7 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         None => None,
         Some(IdOrNumber::Number(n)) => Some(n.to_string()),
         Some(IdOrNumber::Id(s)) if s.is_empty() => None,
-        Some(IdOrNumber::Id(s)) if crate::mastodon::id::valid(&s) => Some(s),
+        Some(IdOrNumber::Id(s)) if crate::ids::valid(&s) => Some(s),
         Some(IdOrNumber::Id(s)) => {
             return err(format!(
                 "\"userid\" must be your account's id (e.g. \"109308551561216011\"; letters and digits on some servers), got {s:?}; \
@@ -383,7 +383,7 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
 
     let mut blocked_accounts = HashSet::new();
     for a in raw.blocked_accounts {
-        let a = crate::mastodon::model::normalise_acct(&a);
+        let a = crate::ids::normalise_acct(&a);
         match a.split_once('@') {
             Some((user, domain)) if !user.is_empty() && domain.contains('.') => {
                 blocked_accounts.insert(a);
@@ -523,7 +523,7 @@ fn check_token<'a>(t: &'a str, what: &str) -> Result<&'a str, ConfigError> {
 /// `https://instance/users/user/statuses/1234` on the configured instance.
 pub fn status_id_from(target: &str, instance: &Url) -> Option<String> {
     let target = target.trim();
-    if crate::mastodon::id::valid(target) {
+    if crate::ids::valid(target) {
         return Some(target.to_string());
     }
     let u = Url::parse(target).ok()?;
@@ -531,7 +531,7 @@ pub fn status_id_from(target: &str, instance: &Url) -> Option<String> {
         return None;
     }
     let last = u.path_segments()?.rfind(|s| !s.is_empty())?;
-    crate::mastodon::id::valid(last).then(|| last.to_string())
+    crate::ids::valid(last).then(|| last.to_string())
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ impl Ctx {
             .id
             .get_or_try_init(|| async {
                 let me = self.mastodon.verify_credentials(deadline).await?;
-                if crate::mastodon::id::valid(&me.id) {
+                if crate::ids::valid(&me.id) {
                     tracing::info!(
                         "no \"userid\" in the config: using the token's account {} (@{}); set \"userid\" to skip this call",
                         me.id,

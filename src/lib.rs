@@ -26,7 +26,8 @@
 //! | [`coalesce`] | one upstream call for all concurrent askers |
 //! | [`cache`] | the last good answer per root |
 //! | [`state`] | the state file: bounded, expiring misses, atomic writes |
-//! | [`mastodon`] | the instance's API: bounded client, model, ids |
+//! | [`mastodon`] | the instance's API: bounded client, the calls, model |
+//! | [`ids`] | status ids and account names: checked and compared one way |
 //! | [`deadline`] | the one deadline of a request |
 //! | [`cpu`] | decoding and rendering off the event loop, bounded |
 //! | [`moderation`] | the author's blocks and mutes, kept fresh in the background |
@@ -51,6 +52,7 @@ pub mod demo;
 pub mod error;
 pub mod fastcgi;
 pub mod http;
+pub mod ids;
 pub mod limits;
 pub mod listen;
 pub mod lookup;

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::deadline::Deadline;
 use crate::limits;
 use crate::mastodon::api::ModerationList;
-use crate::mastodon::model::{self, BlockedAccount};
+use crate::mastodon::model::BlockedAccount;
 use crate::mastodon::{Mastodon, UpstreamError};
 use crate::render::Moderation;
 
@@ -249,7 +249,7 @@ async fn load(src: &Source, deadline: Deadline) -> Result<Moderation, UpstreamEr
         blocks
             .iter()
             .chain(mutes.iter())
-            .filter_map(|a| model::full_acct(&a.acct, &src.instance_host)),
+            .filter_map(|a| crate::ids::full_acct(&a.acct, &src.instance_host)),
     );
     lists.domains.extend(
         domains

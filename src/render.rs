@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Visibility};
 use crate::limits;
-use crate::mastodon::model::{self, Account, Attachment, Context, Status};
+use crate::mastodon::model::{Account, Attachment, Context, Status};
 use crate::sanitize;
 
 /// The whole answer.
@@ -152,7 +152,7 @@ pub fn no_root() -> Answer<'static> {
 /// Mastodon ids are digits; other servers use alphanumerics, `-` and `_`.
 /// Anything else is dropped: ids become JSON keys and HTML attributes.
 pub fn valid_id(id: &str) -> bool {
-    crate::mastodon::id::valid(id)
+    crate::ids::valid(id)
 }
 
 /// Builds the answer for a root and its context. Linear in the number of
@@ -247,7 +247,7 @@ fn publishable(s: &Status, rules: Rules<'_>) -> bool {
 
 /// `user@domain` in lower case; local accounts get the instance's domain.
 pub fn full_acct(a: &Account, instance_host: &str) -> (String, String) {
-    let acct = model::full_acct(&a.acct, instance_host).unwrap_or_default();
+    let acct = crate::ids::full_acct(&a.acct, instance_host).unwrap_or_default();
     let domain = acct.split_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
     (acct, domain)
 }

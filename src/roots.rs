@@ -18,8 +18,8 @@ use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::deadline::Deadline;
+use crate::ids::order as id_order;
 use crate::limits;
-use crate::mastodon::id::order as id_order;
 use crate::mastodon::model::{self, Status};
 use crate::mastodon::{UpstreamError, decode_list};
 use crate::query;
@@ -74,7 +74,7 @@ pub fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
 pub fn is_candidate(s: &Status, userid: Option<&str>) -> bool {
     s.reblog.is_none()
         && s.in_reply_to_id.is_none()
-        && crate::mastodon::id::valid(&s.id)
+        && crate::ids::valid(&s.id)
         && matches!(s.visibility.as_str(), "public" | "unlisted")
         && userid.is_none_or(|u| s.account.id == u)
 }
@@ -264,7 +264,7 @@ pub async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), Upstream
         }
         let mut reached_old = false;
         for s in &listed.statuses {
-            if !crate::mastodon::id::valid(&s.id) {
+            if !crate::ids::valid(&s.id) {
                 continue;
             }
             if newest.as_deref().is_none_or(|n| id_order(&s.id, n).is_gt()) {

@@ -30,8 +30,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+use crate::ids::order as id_order;
 use crate::mastodon::api::{Endpoint, ModerationList};
-use crate::mastodon::id::order as id_order;
 
 /// The folders of a scenario the stand-in reads (`""` is the top level).
 pub const SCENARIO_DIRS: [&str; 7] = [

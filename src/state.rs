@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::ids::order as id_order;
 use crate::limits;
-use crate::mastodon::id::order as id_order;
 
 /// The file's JSON. `roots` is the Go original's key and meaning.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -145,7 +145,7 @@ impl State {
             data.misses.insert(k, now);
         }
         for ids in data.roots.values_mut() {
-            ids.retain(|id| crate::mastodon::id::valid(id));
+            ids.retain(|id| crate::ids::valid(id));
             ids.sort_by(|a, b| id_order(a, b));
             ids.dedup();
         }

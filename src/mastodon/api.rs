@@ -4,13 +4,14 @@
 //! Nothing else in the daemon names an API path.
 //!
 //! Ids are checked here before they go into a path: an id that is not one
-//! ([`id::valid`]) is answered as 404 without a call.
+//! ([`ids::valid`]) is answered as 404 without a call.
 
 use serde::de::DeserializeOwned;
 
 use super::model::Account;
-use super::{Auth, Mastodon, Page, UpstreamError, id};
+use super::{Auth, Mastodon, Page, UpstreamError};
 use crate::deadline::Deadline;
+use crate::ids;
 
 /// An endpoint of the Mastodon client API the daemon uses, with its path
 /// parameter.
@@ -209,7 +210,7 @@ impl Mastodon {
 /// An id that is not one never reaches a path: the instance would not
 /// know it either.
 fn checked(s: &str) -> Result<(), UpstreamError> {
-    if id::valid(s) {
+    if ids::valid(s) {
         Ok(())
     } else {
         Err(UpstreamError::NotFound)

@@ -7,7 +7,6 @@
 //! cannot leak to another host.
 
 pub mod api;
-pub mod id;
 pub mod model;
 
 use std::future::Future;
@@ -549,7 +548,7 @@ pub fn next_max_id(link: &str) -> Option<String> {
         let target = target.trim().trim_start_matches('<').trim_end_matches('>');
         let url = Url::parse(target).ok()?;
         let id = url.query_pairs().find(|(k, _)| k == "max_id")?.1.into_owned();
-        crate::mastodon::id::valid(&id).then_some(id)
+        crate::ids::valid(&id).then_some(id)
     })
 }
 

@@ -125,27 +125,6 @@ pub struct QuotedStatus {
     pub account: Option<Account>,
 }
 
-/// An account name the way the daemon compares them: spaces and a leading
-/// `@` dropped, lower case (`@Cat@Far.Example ` → `cat@far.example`). The
-/// config's blocked accounts, the author's blocks and mutes and each
-/// reply's author all go through it, so they match.
-pub fn normalise_acct(acct: &str) -> String {
-    acct.trim().trim_start_matches('@').to_lowercase()
-}
-
-/// `user@domain` of an account name, normalised; a local account (`user`)
-/// is on `instance_host`. `None` for an empty name.
-pub fn full_acct(acct: &str, instance_host: &str) -> Option<String> {
-    let acct = normalise_acct(acct);
-    if acct.is_empty() {
-        None
-    } else if acct.contains('@') {
-        Some(acct)
-    } else {
-        Some(format!("{acct}@{}", instance_host.to_lowercase()))
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct Account {
     #[serde(default, deserialize_with = "null_default")]
@@ -291,22 +270,4 @@ pub struct BlockedAccount {
     pub acct: String,
     #[serde(default, deserialize_with = "null_default")]
     pub url: Option<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The config's entries, the author's blocks and a reply's author name
-    /// one account the same way, whatever case, `@` or spaces they carry.
-    #[test]
-    fn one_account_has_one_name() {
-        for written in ["cat@far.example", "@Cat@Far.Example", " cat@FAR.example\n"] {
-            assert_eq!(normalise_acct(written), "cat@far.example");
-            assert_eq!(full_acct(written, "m.example").as_deref(), Some("cat@far.example"));
-        }
-        assert_eq!(full_acct("Cat", "M.Example").as_deref(), Some("cat@m.example"));
-        assert_eq!(full_acct("@cat", "m.example").as_deref(), Some("cat@m.example"));
-        assert_eq!(full_acct(" @ ", "m.example"), None);
-    }
 }

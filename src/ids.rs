@@ -1,6 +1,7 @@
-//! Status and account ids: which strings are ids at all, and their order.
-//! One check for the whole daemon, so an id one part keeps is never
-//! refused by another.
+//! What names a status or an account: which strings are ids at all and
+//! their order, and account names compared one way. One check for the
+//! whole daemon, so an id one part keeps is never refused by another, and
+//! an account blocked in one place is blocked everywhere.
 //!
 //! Mastodon's ids are decimal snowflakes; GoToSocial's are ULIDs, Akkoma's
 //! and Pleroma's flake ids in base 62, other servers' alphanumerics with
@@ -22,6 +23,27 @@ pub fn valid(s: &str) -> bool {
 /// is their time order too.
 pub fn order(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// An account name the way the daemon compares them: spaces and a leading
+/// `@` dropped, lower case (`@Cat@Far.Example ` → `cat@far.example`). The
+/// config's blocked accounts, the author's blocks and mutes and each
+/// reply's author all go through it, so they match.
+pub fn normalise_acct(acct: &str) -> String {
+    acct.trim().trim_start_matches('@').to_lowercase()
+}
+
+/// `user@domain` of an account name, normalised; a local account (`user`)
+/// is on `instance_host`. `None` for an empty name.
+pub fn full_acct(acct: &str, instance_host: &str) -> Option<String> {
+    let acct = normalise_acct(acct);
+    if acct.is_empty() {
+        None
+    } else if acct.contains('@') {
+        Some(acct)
+    } else {
+        Some(format!("{acct}@{}", instance_host.to_lowercase()))
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +75,18 @@ mod tests {
             Ordering::Less
         );
         assert_eq!(order("7", "7"), Ordering::Equal);
+    }
+
+    /// The config's entries, the author's blocks and a reply's author name
+    /// one account the same way, whatever case, `@` or spaces they carry.
+    #[test]
+    fn one_account_has_one_name() {
+        for written in ["cat@far.example", "@Cat@Far.Example", " cat@FAR.example\n"] {
+            assert_eq!(normalise_acct(written), "cat@far.example");
+            assert_eq!(full_acct(written, "m.example").as_deref(), Some("cat@far.example"));
+        }
+        assert_eq!(full_acct("Cat", "M.Example").as_deref(), Some("cat@m.example"));
+        assert_eq!(full_acct("@cat", "m.example").as_deref(), Some("cat@m.example"));
+        assert_eq!(full_acct(" @ ", "m.example"), None);
     }
 }
