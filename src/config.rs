@@ -227,77 +227,15 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, ConfigError> {
-    let url = match Url::parse(raw.url.trim()) {
-        Ok(u) if u.scheme() == "https" && u.host().is_some() => u,
-        Ok(u) if u.scheme() == "http" && is_loopback(&u) => u,
-        Ok(u) if u.scheme() == "http" => {
-            return err(format!(
-                "\"url\" must be an https URL (plain http only for loopback test instances), got {:?}; write \"https://{}\"",
-                raw.url,
-                u.host_str().unwrap_or("your.instance")
-            ));
-        }
-        _ => {
-            return err(format!(
-                "\"url\" must be an absolute https URL, got {:?}; write e.g. \"https://mastodon.social\"",
-                raw.url
-            ));
-        }
-    };
-    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return err(format!(
-            "\"url\" must be the instance's address only, got {:?}; write \"{}://{}\"",
-            raw.url,
-            url.scheme(),
-            url.host_str().unwrap_or("")
-        ));
-    }
+    let url = instance_url(&raw.url)?;
 
     let token = load_token(raw.token, raw.token_file, base, env)?;
 
-    let userid = match raw.userid {
-        None => None,
-        Some(IdOrNumber::Number(n)) => Some(n.to_string()),
-        Some(IdOrNumber::Id(s)) if s.is_empty() => None,
-        Some(IdOrNumber::Id(s)) if crate::ids::valid(&s) => Some(s),
-        Some(IdOrNumber::Id(s)) => {
-            return err(format!(
-                "\"userid\" must be your account's id (e.g. \"109308551561216011\"; letters and digits on some servers), got {s:?}; \
-                 find it with curl https://YOUR.INSTANCE/api/v1/accounts/lookup?acct=YOURNAME"
-            ));
-        }
-    };
+    let userid = author_id(raw.userid)?;
 
-    let blog_url = match raw.blog_url {
-        None => None,
-        Some(s) => match Url::parse(s.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
-            _ => {
-                return err(format!(
-                    "\"blog_url\" must be the blog's absolute URL, got {s:?}; write e.g. \"https://blog.example.org\""
-                ));
-            }
-        },
-    };
+    let blog_url = blog_url(raw.blog_url)?;
 
-    let mut roots = BTreeMap::new();
-    for (path, target) in raw.roots {
-        // Normalised exactly like request paths (percent-decoding,
-        // `index.html`, trailing slash), so every key can match; a full
-        // article URL stands for its path.
-        let clean = query::from_url_or_path(&path).map_err(|e| {
-            ConfigError(format!(
-                "\"roots\" key {path:?} is not an article path ({e}); write it like \"/2018/12/01/post/\""
-            ))
-        })?;
-        let id = status_id_from(&target, &url).ok_or_else(|| {
-            ConfigError(format!(
-                "\"roots\" value for {path:?} must be a status id or a status URL on {}, got {target:?}",
-                url.host_str().unwrap_or("")
-            ))
-        })?;
-        roots.insert(clean, id);
-    }
+    let roots = roots(raw.roots, &url)?;
 
     let path_pattern = match raw.path_pattern {
         None => None,
@@ -381,43 +319,10 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         64,
     )?;
 
-    let mut blocked_accounts = HashSet::new();
-    for a in raw.blocked_accounts {
-        let a = crate::ids::normalise_acct(&a);
-        match a.split_once('@') {
-            Some((user, domain)) if !user.is_empty() && domain.contains('.') => {
-                blocked_accounts.insert(a);
-            }
-            _ => {
-                return err(format!(
-                    "\"blocked_accounts\" entries must be user@domain (e.g. \"spammer@bad.example\"), got {a:?}"
-                ));
-            }
-        }
-    }
-    let mut blocked_domains = HashSet::new();
-    for d in raw.blocked_domains {
-        let d = d.trim().trim_start_matches("*.").to_lowercase();
-        if d.is_empty() || d.contains('/') || d.contains('@') || !d.contains('.') {
-            return err(format!(
-                "\"blocked_domains\" entries must be domain names (e.g. \"bad.example\"), got {d:?}"
-            ));
-        }
-        blocked_domains.insert(d);
-    }
-    let mut hidden_statuses = HashSet::new();
-    for s in raw.hidden_statuses {
-        let s = s.trim().to_string();
-        if s.is_empty() {
-            return err("\"hidden_statuses\" entries must be status ids or URLs, got \"\"");
-        }
-        // A status's page on the configured instance (`…/@alice@remote/ID`,
-        // as the author sees it) names its id there: hide by id too.
-        if let Some(id) = status_id_from(&s, &url) {
-            hidden_statuses.insert(id);
-        }
-        hidden_statuses.insert(s);
-    }
+    let blocked_accounts = blocked_accounts(raw.blocked_accounts)?;
+    let blocked_domains = blocked_domains(raw.blocked_domains)?;
+    let hidden_statuses = hidden_statuses(raw.hidden_statuses, &url)?;
+
     let approve_only = raw.approve_only.unwrap_or(false);
     if approve_only && token.is_none() {
         return err(
@@ -450,6 +355,146 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         approve_only,
         use_mastodon_blocks: raw.use_mastodon_blocks.unwrap_or(true),
     })
+}
+
+/// `url`: the instance's https address, nothing more (plain http only on
+/// loopback, for test instances).
+fn instance_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = match Url::parse(raw.trim()) {
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => u,
+        Ok(u) if u.scheme() == "http" && is_loopback(&u) => u,
+        Ok(u) if u.scheme() == "http" => {
+            return err(format!(
+                "\"url\" must be an https URL (plain http only for loopback test instances), got {:?}; write \"https://{}\"",
+                raw,
+                u.host_str().unwrap_or("your.instance")
+            ));
+        }
+        _ => {
+            return err(format!(
+                "\"url\" must be an absolute https URL, got {:?}; write e.g. \"https://mastodon.social\"",
+                raw
+            ));
+        }
+    };
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return err(format!(
+            "\"url\" must be the instance's address only, got {:?}; write \"{}://{}\"",
+            raw,
+            url.scheme(),
+            url.host_str().unwrap_or("")
+        ));
+    }
+    Ok(url)
+}
+
+/// `userid`: the author's account id, as a string or a JSON number.
+fn author_id(raw: Option<IdOrNumber>) -> Result<Option<String>, ConfigError> {
+    Ok(match raw {
+        None => None,
+        Some(IdOrNumber::Number(n)) => Some(n.to_string()),
+        Some(IdOrNumber::Id(s)) if s.is_empty() => None,
+        Some(IdOrNumber::Id(s)) if crate::ids::valid(&s) => Some(s),
+        Some(IdOrNumber::Id(s)) => {
+            return err(format!(
+                "\"userid\" must be your account's id (e.g. \"109308551561216011\"; letters and digits on some servers), got {s:?}; \
+                 find it with curl https://YOUR.INSTANCE/api/v1/accounts/lookup?acct=YOURNAME"
+            ));
+        }
+    })
+}
+
+/// `blog_url`: the blog's address, to tell its links from others.
+fn blog_url(raw: Option<String>) -> Result<Option<Url>, ConfigError> {
+    Ok(match raw {
+        None => None,
+        Some(s) => match Url::parse(s.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            _ => {
+                return err(format!(
+                    "\"blog_url\" must be the blog's absolute URL, got {s:?}; write e.g. \"https://blog.example.org\""
+                ));
+            }
+        },
+    })
+}
+
+/// `roots`: article (path or URL) → announcing status (id or URL on the
+/// instance).
+fn roots(raw: BTreeMap<String, String>, url: &Url) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut roots = BTreeMap::new();
+    for (path, target) in raw {
+        // Normalised exactly like request paths (percent-decoding,
+        // `index.html`, trailing slash), so every key can match; a full
+        // article URL stands for its path.
+        let clean = query::from_url_or_path(&path).map_err(|e| {
+            ConfigError(format!(
+                "\"roots\" key {path:?} is not an article path ({e}); write it like \"/2018/12/01/post/\""
+            ))
+        })?;
+        let id = status_id_from(&target, url).ok_or_else(|| {
+            ConfigError(format!(
+                "\"roots\" value for {path:?} must be a status id or a status URL on {}, got {target:?}",
+                url.host_str().unwrap_or("")
+            ))
+        })?;
+        roots.insert(clean, id);
+    }
+    Ok(roots)
+}
+
+/// `blocked_accounts`: `user@domain` each, normalised like every account
+/// name (see `ids`).
+fn blocked_accounts(raw: Vec<String>) -> Result<HashSet<String>, ConfigError> {
+    let mut blocked_accounts = HashSet::new();
+    for a in raw {
+        let a = crate::ids::normalise_acct(&a);
+        match a.split_once('@') {
+            Some((user, domain)) if !user.is_empty() && domain.contains('.') => {
+                blocked_accounts.insert(a);
+            }
+            _ => {
+                return err(format!(
+                    "\"blocked_accounts\" entries must be user@domain (e.g. \"spammer@bad.example\"), got {a:?}"
+                ));
+            }
+        }
+    }
+    Ok(blocked_accounts)
+}
+
+/// `blocked_domains`: domain names (`*.` and case dropped).
+fn blocked_domains(raw: Vec<String>) -> Result<HashSet<String>, ConfigError> {
+    let mut blocked_domains = HashSet::new();
+    for d in raw {
+        let d = d.trim().trim_start_matches("*.").to_lowercase();
+        if d.is_empty() || d.contains('/') || d.contains('@') || !d.contains('.') {
+            return err(format!(
+                "\"blocked_domains\" entries must be domain names (e.g. \"bad.example\"), got {d:?}"
+            ));
+        }
+        blocked_domains.insert(d);
+    }
+    Ok(blocked_domains)
+}
+
+/// `hidden_statuses`: ids or URLs; a status page on the instance hides
+/// its id too.
+fn hidden_statuses(raw: Vec<String>, url: &Url) -> Result<HashSet<String>, ConfigError> {
+    let mut hidden_statuses = HashSet::new();
+    for s in raw {
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            return err("\"hidden_statuses\" entries must be status ids or URLs, got \"\"");
+        }
+        // A status's page on the configured instance (`…/@alice@remote/ID`,
+        // as the author sees it) names its id there: hide by id too.
+        if let Some(id) = status_id_from(&s, url) {
+            hidden_statuses.insert(id);
+        }
+        hidden_statuses.insert(s);
+    }
+    Ok(hidden_statuses)
 }
 
 fn bounded<T: PartialOrd + Copy + fmt::Display>(

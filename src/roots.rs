@@ -127,28 +127,7 @@ impl Discovery {
             // Join a scan under way; start one only when due.
             if self.scans.contains(&()) || self.scan_due() {
                 looked = true;
-                let c = ctx.clone();
-                let next_scan = self.next_scan.clone();
-                // Shared by every request meanwhile: its own deadline.
-                let shared = Deadline::after(ctx.config.timeout);
-                let r = self
-                    .scans
-                    .run(
-                        (),
-                        move || async move {
-                            let r = shared.bound(scan_timeline(&c, shared)).await;
-                            let r = r.unwrap_or(Err(UpstreamError::Timeout));
-                            if r.is_err()
-                                && let Ok(mut next) = next_scan.lock()
-                            {
-                                *next = Some(Instant::now() + limits::SCAN_RETRY);
-                            }
-                            r
-                        },
-                        Err(UpstreamError::Bug),
-                    )
-                    .await;
-                if let Err(e) = r {
+                if let Err(e) = self.scan(ctx).await {
                     failure = Some(e);
                     complete = false;
                 }
@@ -162,23 +141,7 @@ impl Discovery {
         if ctx.mastodon.has_token() && ctx.config.searches_per_minute > 0 {
             if self.searches.contains(&path.to_string()) || self.search_allowed(ctx.config.searches_per_minute) {
                 looked = true;
-                let c = ctx.clone();
-                let p = path.to_string();
-                let shared = Deadline::after(ctx.config.timeout);
-                let r = self
-                    .searches
-                    .run(
-                        path.to_string(),
-                        move || async move {
-                            shared
-                                .bound(search(&c, &p, shared))
-                                .await
-                                .unwrap_or(Err(UpstreamError::Timeout))
-                        },
-                        Err(UpstreamError::Bug),
-                    )
-                    .await;
-                match r {
+                match self.search(ctx, path).await {
                     Ok(ids) if !ids.is_empty() => {
                         ctx.state.add_roots(path, &ids);
                         if let Known::Roots(ids) = ctx.state.lookup(path) {
@@ -202,6 +165,40 @@ impl Discovery {
             ctx.state.add_miss(path);
         }
         Ok(None)
+    }
+
+    /// One timeline scan for every request asking meanwhile, with a
+    /// deadline of its own (it outlives the request that started it); a
+    /// failed scan may run again after [`limits::SCAN_RETRY`].
+    async fn scan(&self, ctx: &Ctx) -> Result<(), UpstreamError> {
+        let c = ctx.clone();
+        let next_scan = self.next_scan.clone();
+        let shared = Deadline::after(ctx.config.timeout);
+        let job = move || async move {
+            let r = shared.bound(scan_timeline(&c, shared)).await;
+            let r = r.unwrap_or(Err(UpstreamError::Timeout));
+            if r.is_err()
+                && let Ok(mut next) = next_scan.lock()
+            {
+                *next = Some(Instant::now() + limits::SCAN_RETRY);
+            }
+            r
+        };
+        self.scans.run((), job, Err(UpstreamError::Bug)).await
+    }
+
+    /// One search per article for every request asking meanwhile, with a
+    /// deadline of its own.
+    async fn search(&self, ctx: &Ctx, path: &str) -> Result<Vec<String>, UpstreamError> {
+        let (c, p) = (ctx.clone(), path.to_string());
+        let shared = Deadline::after(ctx.config.timeout);
+        let job = move || async move {
+            shared
+                .bound(search(&c, &p, shared))
+                .await
+                .unwrap_or(Err(UpstreamError::Timeout))
+        };
+        self.searches.run(path.to_string(), job, Err(UpstreamError::Bug)).await
     }
 
     /// The instance says an announcing post is gone (404): forget it, so

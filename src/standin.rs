@@ -469,6 +469,28 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         return r;
     }
     let mode = s.mode.lock().map(|m| *m).unwrap_or(Mode::Ok);
+    match mode {
+        Mode::Ok => answer(s, endpoint, authed, &q),
+        Mode::Slow => {
+            let bytes = answer(s, endpoint, authed, &q)
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            trickle(bytes)
+        }
+        failing => failure(failing).await,
+    }
+}
+
+/// What the scenario answers on `endpoint`, as the server it models would.
+fn answer(
+    s: &Shared,
+    endpoint: Option<Endpoint<'_>>,
+    authed: bool,
+    q: &HashMap<String, String>,
+) -> hyper::Response<Body> {
     let old = s.old_server.load(Ordering::SeqCst);
     let search = |q: &HashMap<String, String>| {
         let key = url::form_urlencoded::byte_serialize(q.get("q").map_or("", String::as_str).as_bytes())
@@ -479,73 +501,63 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
             None => json(200, r#"{"accounts":[],"statuses":[],"hashtags":[]}"#),
         }
     };
-    let normal = || -> hyper::Response<Body> {
-        let Some(endpoint) = endpoint else {
-            return not_found();
-        };
-        match endpoint {
-            Endpoint::SearchV2 if old => not_found(),
-            Endpoint::SearchV1 if old => search(&q),
-            Endpoint::Status(id) => file(s, &format!("statuses/{id}.json")),
-            Endpoint::Context(id) => {
-                let dir = if authed { "context" } else { "context-anonymous" };
-                match s.scenario.file(&format!("{dir}/{id}.json")) {
-                    Some(body) => json(200, body.to_string()),
-                    // An existing status nobody replied to.
-                    None if s.scenario.file(&format!("statuses/{id}.json")).is_some() => {
-                        json(200, r#"{"ancestors":[],"descendants":[]}"#)
-                    }
-                    None => not_found(),
-                }
-            }
-            Endpoint::AccountStatuses(id) => account_statuses(s, id, &q),
-            Endpoint::SearchV2 if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
-            Endpoint::SearchV2 => search(&q),
-            Endpoint::SearchV1 => full(
-                404,
-                "text/html",
-                "<html><body>The page you were looking for doesn't exist.</body></html>",
-            ),
-            Endpoint::VerifyCredentials if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
-            Endpoint::VerifyCredentials => {
-                let id = s.scenario.expect()["author_account_id"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string();
-                file(s, &format!("accounts/{id}.json"))
-            }
-            Endpoint::Moderation(list) => {
-                let body = match list {
-                    ModerationList::Blocks => &s.blocks,
-                    ModerationList::Mutes => &s.mutes,
-                    ModerationList::DomainBlocks => &s.domain_blocks,
-                };
-                json(200, body.lock().map(|m| m.clone()).unwrap_or_default())
-            }
-            // GoToSocial's; 404 (as on Mastodon) when the scenario has none.
-            Endpoint::InteractionRequests if !authed => json(401, r#"{"error":"Unauthorized: token not supplied"}"#),
-            Endpoint::InteractionRequests => file(s, "interaction-requests.json"),
-        }
+    let Some(endpoint) = endpoint else {
+        return not_found();
     };
+    match endpoint {
+        Endpoint::SearchV2 if old => not_found(),
+        Endpoint::SearchV1 if old => search(q),
+        Endpoint::Status(id) => file(s, &format!("statuses/{id}.json")),
+        Endpoint::Context(id) => {
+            let dir = if authed { "context" } else { "context-anonymous" };
+            match s.scenario.file(&format!("{dir}/{id}.json")) {
+                Some(body) => json(200, body.to_string()),
+                // An existing status nobody replied to.
+                None if s.scenario.file(&format!("statuses/{id}.json")).is_some() => {
+                    json(200, r#"{"ancestors":[],"descendants":[]}"#)
+                }
+                None => not_found(),
+            }
+        }
+        Endpoint::AccountStatuses(id) => account_statuses(s, id, q),
+        Endpoint::SearchV2 if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
+        Endpoint::SearchV2 => search(q),
+        Endpoint::SearchV1 => full(
+            404,
+            "text/html",
+            "<html><body>The page you were looking for doesn't exist.</body></html>",
+        ),
+        Endpoint::VerifyCredentials if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
+        Endpoint::VerifyCredentials => {
+            let id = s.scenario.expect()["author_account_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            file(s, &format!("accounts/{id}.json"))
+        }
+        Endpoint::Moderation(list) => {
+            let body = match list {
+                ModerationList::Blocks => &s.blocks,
+                ModerationList::Mutes => &s.mutes,
+                ModerationList::DomainBlocks => &s.domain_blocks,
+            };
+            json(200, body.lock().map(|m| m.clone()).unwrap_or_default())
+        }
+        // GoToSocial's; 404 (as on Mastodon) when the scenario has none.
+        Endpoint::InteractionRequests if !authed => json(401, r#"{"error":"Unauthorized: token not supplied"}"#),
+        Endpoint::InteractionRequests => file(s, "interaction-requests.json"),
+    }
+}
+
+/// What an instance in trouble answers, whatever was asked.
+async fn failure(mode: Mode) -> hyper::Response<Body> {
     match mode {
-        Mode::Ok => normal(),
+        // Answered from the scenario by `route`.
+        Mode::Ok | Mode::Slow => not_found(),
         Mode::Error => json(500, r#"{"status":500,"error":"Internal Server Error"}"#),
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             json(500, "{}")
-        }
-        Mode::Slow => {
-            let body = normal().into_body();
-            let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let stream = futures_util::stream::iter(bytes.to_vec()).then(|b| async move {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b])))
-            });
-            let mut r = hyper::Response::new(BodyExt::boxed(StreamBody::new(stream)));
-            if let Ok(v) = "application/json".parse() {
-                r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
-            }
-            r
         }
         Mode::Huge => {
             const CHUNK: usize = 64 * 1024;
@@ -592,6 +604,19 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         }
         Mode::NotFound => not_found(),
     }
+}
+
+/// `bytes` one a second: an instance that answers, too slowly to wait for.
+fn trickle(bytes: Bytes) -> hyper::Response<Body> {
+    let stream = futures_util::stream::iter(bytes.to_vec()).then(|b| async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b])))
+    });
+    let mut r = hyper::Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    if let Ok(v) = "application/json".parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
 }
 
 fn file(s: &Shared, name: &str) -> hyper::Response<Body> {
