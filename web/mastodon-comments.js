@@ -68,6 +68,7 @@
     edited: 'edited',
     permalink: 'link',
     inReplyTo: '↳ in reply to ',
+    quoting: 'Quoting ',
     bot: 'bot',
     author: 'Author',
     cwHint: 'Content warning',
@@ -491,6 +492,14 @@
 
     var content = el('div', 'mc-content');
     content.appendChild(sanitize(str(c.toot), { emoji: ctx.emoji }));
+    var quote = renderQuote(c.quote);
+    if (quote) {
+      // As on Mastodon: the quote line replaces the fallback "RE: <link>".
+      Array.prototype.slice.call(content.querySelectorAll('.quote-inline')).forEach(function (p) {
+        p.parentNode.removeChild(p);
+      });
+      content.appendChild(quote);
+    }
     content.setAttribute('dir', textDirection(content));
     var media = ctx.media !== 'off' ? renderMedia(c, ctx) : null;
 
@@ -521,6 +530,18 @@
       li.appendChild(ol);
     }
     return li;
+  }
+
+  // The post a reply quotes (Mastodon 4.5): the daemon sends it only when
+  // the quote is accepted and the quoted post public; a link, never its text.
+  function renderQuote(q) {
+    if (!isObject(q) || !safeUrl(q.url)) return null;
+    var acct = decodeEntities(str(q.acct)).replace(/^@/, '');
+    var p = el('p', 'mc-quote', TEXT.quoting);
+    var a = link(q.url, 'mc-quote-link', acct ? '@' + acct : safeUrl(q.url));
+    a.setAttribute('dir', 'ltr');
+    p.appendChild(a);
+    return p;
   }
 
   // A list whose markers the style sheet removes: role="list" keeps its list

@@ -679,6 +679,30 @@ test('c-visibility: no private or direct reply reaches the page', async () => {
   });
 });
 
+test('l-mastodon-quotes: an accepted quote links the quoted post in place of the fallback; no other quote links anything', async () => {
+  const exp = expectOf('l-mastodon-quotes');
+  await inDemoPage('l-mastodon-quotes', {}, async ({ demo, page, log }) => {
+    await page.goto(articleUrl(demo.base, exp));
+    await waitRendered(page);
+    for (const [id, c] of Object.entries(exp.comments)) {
+      const shown = await page.$eval(`[data-comment-id="${id}"] > article`, (a) => ({
+        quotes: [...a.querySelectorAll('.mc-quote-link')].map((l) => [l.getAttribute('href'), l.textContent]),
+        fallbacks: a.querySelectorAll('.quote-inline').length,
+        text: a.querySelector('.mc-content').textContent,
+      }));
+      if (c.quote) {
+        assert.deepEqual(shown.quotes, [[c.quote.url, '@' + c.quote.acct]], `${id}: ${c.note}`);
+        assert.equal(shown.fallbacks, 0, `${id}: the RE: line gives way to the quote line`);
+      } else {
+        assert.deepEqual(shown.quotes, [], `${id}: ${c.note}`);
+        assert.ok(!/\bRE:/.test(shown.text), `${id}: no fallback link either (${c.note})`);
+      }
+    }
+    assert.deepEqual(log.errors, []);
+    await screenshot(page, 'l-mastodon-quotes');
+  });
+});
+
 // The image URLs an answer legitimately makes a page load: avatars, media
 // previews. A hostile server may host those; anything else from evil.example
 // (content images, frames, plugins, link prefetches) must not be requested.
