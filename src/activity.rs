@@ -40,7 +40,7 @@ impl Drop for Open {
 }
 
 /// Marks a request as in flight until dropped.
-pub struct Busy<'a>(&'a Activity);
+pub(crate) struct Busy<'a>(&'a Activity);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
@@ -50,7 +50,7 @@ impl Drop for Busy<'_> {
 }
 
 impl Activity {
-    pub fn begin(&self) -> Busy<'_> {
+    pub(crate) fn begin(&self) -> Busy<'_> {
         self.busy.fetch_add(1, Ordering::SeqCst);
         self.touch();
         Busy(self)
@@ -68,7 +68,7 @@ impl Activity {
     }
 
     /// How long no connection has been open and nothing in flight.
-    pub fn idle_for(&self) -> Duration {
+    pub(crate) fn idle_for(&self) -> Duration {
         if self.busy.load(Ordering::SeqCst) > 0 {
             return Duration::ZERO;
         }
@@ -79,7 +79,7 @@ impl Activity {
 
 /// Cancels `shutdown` once nothing has been open or in flight for `idle`:
 /// socket activation starts the daemon again on the next connection.
-pub async fn exit_when_idle(activity: Arc<Activity>, idle: Duration, shutdown: CancellationToken) {
+pub(crate) async fn exit_when_idle(activity: Arc<Activity>, idle: Duration, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_millis(250).min(idle));
     loop {
         tokio::select! {

@@ -30,7 +30,7 @@ use crate::state::State;
 
 /// Where an answer came from, for the request log and `STATUS=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Cache,
     Upstream,
     Stale,

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 /// A rendered answer, serialized once per fill.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub body: Bytes,
     /// The same answer with `"stale":true`, for stale-if-error.
     pub stale_body: Bytes,
@@ -24,7 +24,7 @@ pub struct Entry {
 
 /// Whether a cached entry may be served as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     Fresh,
     /// Too old to serve normally, still good when upstream fails.
     Stale,
@@ -32,7 +32,7 @@ pub enum Freshness {
 
 /// The last good answer per root, bounded in age and count.
 #[derive(Debug)]
-pub struct AnswerCache {
+pub(crate) struct AnswerCache {
     inner: Mutex<Answers>,
 }
 
@@ -59,7 +59,7 @@ impl AnswerCache {
     /// New bounds from a reloaded config. Every entry becomes stale: the
     /// next request renders under the new config (moderation, visibility),
     /// and the old answer is still there if the instance fails meanwhile.
-    pub fn reconfigure(&self, fresh: Duration, keep: Duration, max_entries: usize) {
+    pub(crate) fn reconfigure(&self, fresh: Duration, keep: Duration, max_entries: usize) {
         let Ok(mut a) = self.inner.lock() else { return };
         a.fresh = fresh;
         a.keep = keep;
@@ -108,12 +108,9 @@ impl AnswerCache {
         a.map.insert(root.to_string(), entry);
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.lock().map(|a| a.map.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

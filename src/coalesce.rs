@@ -14,7 +14,7 @@ use futures_util::future::{BoxFuture, Shared};
 /// meanwhile waits for that one result. The work runs in its own task, so
 /// a reader who gives up (nginx closed the connection) does not cancel it
 /// for the others.
-pub struct Coalescer<K, V: Clone> {
+pub(crate) struct Coalescer<K, V: Clone> {
     inflight: Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>,
 }
 
@@ -63,13 +63,10 @@ impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Coalescer<K, V> {
         self.inflight.lock().map(|m| m.contains_key(key)).unwrap_or(false)
     }
 
-    /// Keys being worked on right now.
-    pub fn len(&self) -> usize {
-        self.inflight.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Whether no work is under way.
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.inflight.lock().map(|m| m.is_empty()).unwrap_or(true)
     }
 }
 

@@ -35,7 +35,7 @@ impl Token {
         Token(s.into())
     }
     /// The secret itself, for the `Authorization` header only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -144,7 +144,7 @@ pub struct Env {
 
 impl Env {
     /// Reads the process environment.
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         Env {
             credentials_directory: std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
         }
@@ -566,7 +566,7 @@ fn check_token<'a>(t: &'a str, what: &str) -> Result<&'a str, ConfigError> {
 
 /// Accepts `1234`, `https://instance/@user/1234` or
 /// `https://instance/users/user/statuses/1234` on the configured instance.
-pub fn status_id_from(target: &str, instance: &Url) -> Option<String> {
+pub(crate) fn status_id_from(target: &str, instance: &Url) -> Option<String> {
     let target = target.trim();
     if crate::ids::valid(target) {
         return Some(target.to_string());

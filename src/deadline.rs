@@ -28,11 +28,11 @@ impl Deadline {
     }
 
     /// Time left; zero once passed.
-    pub fn remaining(self) -> Duration {
+    pub(crate) fn remaining(self) -> Duration {
         self.0.saturating_duration_since(Instant::now())
     }
 
-    pub fn expired(self) -> bool {
+    pub(crate) fn expired(self) -> bool {
         Instant::now() >= self.0
     }
 

@@ -52,7 +52,7 @@ pub async fn run(listen: &str, fixtures: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// The built-in sample thread.
-pub fn sample_scenario() -> Scenario {
+pub(crate) fn sample_scenario() -> Scenario {
     Scenario::from_files(embedded::DEMO_SCENARIO)
 }
 

@@ -18,7 +18,7 @@ use crate::limits;
 use crate::request::{Request, Response};
 
 /// Extra routes served before the service (the demo's page and assets).
-pub type Extra = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
+pub(crate) type Extra = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
 /// Serves one HTTP connection; on shutdown the current request finishes.
 pub async fn serve_connection<S>(

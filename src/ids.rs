@@ -11,7 +11,7 @@
 use std::cmp::Ordering;
 
 /// Longest id accepted; the longest real ones are 26 (ULID) to 32 bytes.
-pub const MAX_LEN: usize = 64;
+pub(crate) const MAX_LEN: usize = 64;
 
 /// Whether `s` is an id: 1 to [`MAX_LEN`] ASCII letters, digits, `-`, `_`.
 pub fn valid(s: &str) -> bool {
@@ -29,13 +29,13 @@ pub fn order(a: &str, b: &str) -> Ordering {
 /// `@` dropped, lower case (`@Cat@Far.Example ` → `cat@far.example`). The
 /// config's blocked accounts, the author's blocks and mutes and each
 /// reply's author all go through it, so they match.
-pub fn normalise_acct(acct: &str) -> String {
+pub(crate) fn normalise_acct(acct: &str) -> String {
     acct.trim().trim_start_matches('@').to_lowercase()
 }
 
 /// `user@domain` of an account name, normalised; a local account (`user`)
 /// is on `instance_host`. `None` for an empty name.
-pub fn full_acct(acct: &str, instance_host: &str) -> Option<String> {
+pub(crate) fn full_acct(acct: &str, instance_host: &str) -> Option<String> {
     let acct = normalise_acct(acct);
     if acct.is_empty() {
         None

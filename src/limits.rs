@@ -7,16 +7,16 @@ use std::time::Duration;
 
 /// Whole-request deadline (config `timeout_seconds`): nginx workers wait on
 /// us, and the Go original's client gave up after 5 s too.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// TCP connect to the instance; a live instance answers well within this.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Cap on one upstream response body (config `max_response_bytes`); a
 /// 4,096-reply context is about 3 MiB of JSON.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 /// Longest article path we accept, in bytes after percent-decoding.
 pub const MAX_QUERY_BYTES: usize = 512;
 /// Longest raw `REQUEST_URI` / `QUERY_STRING` we look at.
-pub const MAX_URI_BYTES: usize = 4096;
+pub(crate) const MAX_URI_BYTES: usize = 4096;
 /// Longest URL we put into an answer; longer ones become "".
 pub const MAX_URL_BYTES: usize = 2048;
 /// How long an article without a root stays a miss before we look again
@@ -26,93 +26,93 @@ pub const DEFAULT_MISS_RETRY: Duration = Duration::from_secs(300);
 pub const DEFAULT_MAX_STATE_ENTRIES: usize = 10_000;
 /// A full state drops misses down to this fraction of the bound below it
 /// (1/64), so it sorts them once per that many new misses, not every time.
-pub const STATE_TRIM_SLACK: usize = 64;
+pub(crate) const STATE_TRIM_SLACK: usize = 64;
 /// Timeline pages (40 posts each) one scan may read (config `scan_pages`).
-pub const DEFAULT_SCAN_PAGES: u32 = 5;
+pub(crate) const DEFAULT_SCAN_PAGES: u32 = 5;
 /// A new timeline scan starts at most this often, however many misses come.
-pub const SCAN_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const SCAN_INTERVAL: Duration = Duration::from_secs(60);
 /// After a scan failed (a deploy, a 500), the next one may start this soon:
 /// a failed scan says nothing about the timeline, so it must not wait out
 /// [`SCAN_INTERVAL`] while readers are told "not announced".
 pub const SCAN_RETRY: Duration = Duration::from_secs(5);
 /// Full-text searches per minute at most (config `searches_per_minute`).
-pub const DEFAULT_SEARCHES_PER_MINUTE: u32 = 6;
+pub(crate) const DEFAULT_SEARCHES_PER_MINUTE: u32 = 6;
 /// An answer is served from the daemon's cache without asking upstream for
 /// this long (config `cache_fresh_seconds`).
-pub const DEFAULT_CACHE_FRESH: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_CACHE_FRESH: Duration = Duration::from_secs(60);
 /// The last good answer is kept for stale-if-error this long (config
 /// `cache_keep_seconds`), matching nginx's 10-minute cache.
-pub const DEFAULT_CACHE_KEEP: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_CACHE_KEEP: Duration = Duration::from_secs(600);
 /// `Cache-Control: max-age` of an answer with comments (config
 /// `max_age_seconds`): the Go original's 10 minutes, which nginx caches.
-pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 /// `Cache-Control: max-age` of an answer without a root: short, so a new
 /// announcement shows up soon.
-pub const NO_ROOT_MAX_AGE: Duration = Duration::from_secs(60);
+pub(crate) const NO_ROOT_MAX_AGE: Duration = Duration::from_secs(60);
 /// A thread the instance is still completing (`Mastodon-Async-Refresh`)
 /// is fetched again after its `retry`, at most this long, and nginx keeps
 /// that answer as long: new remote replies show up in a minute, not ten.
-pub const ASYNC_REFRESH_MAX: Duration = Duration::from_secs(60);
+pub(crate) const ASYNC_REFRESH_MAX: Duration = Duration::from_secs(60);
 /// `retry` when that header names none (Mastodon's own default).
-pub const ASYNC_REFRESH_DEFAULT: Duration = Duration::from_secs(3);
+pub(crate) const ASYNC_REFRESH_DEFAULT: Duration = Duration::from_secs(3);
 /// Answers kept in memory at most (config `cache_entries`).
-pub const DEFAULT_CACHE_ENTRIES: usize = 1_000;
+pub(crate) const DEFAULT_CACHE_ENTRIES: usize = 1_000;
 /// Upstream requests in flight at once (config `max_upstream_requests`).
-pub const DEFAULT_MAX_UPSTREAM: usize = 4;
+pub(crate) const DEFAULT_MAX_UPSTREAM: usize = 4;
 /// Jobs (decoding, rendering) off the event loop at once: the 2-core VPS
 /// this is made for has no more to give, and more would only queue there.
-pub const CPU_JOBS: usize = 2;
+pub(crate) const CPU_JOBS: usize = 2;
 /// Inputs smaller than this are decoded and rendered on the event loop
 /// (well under a millisecond); larger ones go to the blocking threads.
-pub const CPU_INLINE_BYTES: usize = 64 * 1024;
+pub(crate) const CPU_INLINE_BYTES: usize = 64 * 1024;
 /// A long render looks at the clock after this many replies: often enough
 /// to stop within a millisecond of the deadline, rarely enough to cost
 /// nothing.
-pub const RENDER_CHECK_EVERY: usize = 64;
+pub(crate) const RENDER_CHECK_EVERY: usize = 64;
 /// Connections served at once; nginx keeps a handful open with keep-alive.
-pub const MAX_CONNECTIONS: usize = 256;
+pub(crate) const MAX_CONNECTIONS: usize = 256;
 /// Requests multiplexed on one FastCGI connection at once.
-pub const MAX_REQUESTS_PER_CONNECTION: usize = 16;
+pub(crate) const MAX_REQUESTS_PER_CONNECTION: usize = 16;
 /// Bytes of FastCGI params + stdin we accept for one request; nginx sends
 /// about 1 KiB of params for a GET.
-pub const MAX_FASTCGI_REQUEST_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_FASTCGI_REQUEST_BYTES: usize = 64 * 1024;
 /// A connection with no request for this long is closed.
-pub const IDLE_CONNECTION: Duration = Duration::from_secs(120);
+pub(crate) const IDLE_CONNECTION: Duration = Duration::from_secs(120);
 /// Shutdown waits this long for in-flight requests, below the unit's
 /// `TimeoutStopSec=15s`.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A failed state write is retried after this long.
-pub const STATE_RETRY: Duration = Duration::from_secs(30);
+pub(crate) const STATE_RETRY: Duration = Duration::from_secs(30);
 /// Largest state file we read at start.
-pub const MAX_STATE_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_STATE_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// `Retry-After` when the upstream failed without saying when to come back.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// `Cache-Control: max-age` of a stale answer served because upstream failed.
-pub const STALE_MAX_AGE: Duration = Duration::from_secs(30);
+pub(crate) const STALE_MAX_AGE: Duration = Duration::from_secs(30);
 /// Below this share of `X-RateLimit-Limit` left, calls are spaced out.
-pub const RATE_LIMIT_LOW_FRACTION: f64 = 0.1;
+pub(crate) const RATE_LIMIT_LOW_FRACTION: f64 = 0.1;
 /// Moderation lists (blocks, mutes) are fetched again after this long.
-pub const MODERATION_REFRESH: Duration = Duration::from_secs(600);
+pub(crate) const MODERATION_REFRESH: Duration = Duration::from_secs(600);
 /// After a failed refresh of those lists, the next try comes this soon.
-pub const MODERATION_RETRY: Duration = Duration::from_secs(30);
+pub(crate) const MODERATION_RETRY: Duration = Duration::from_secs(30);
 /// Without `userid`, a failed look-up of the token's account is retried
 /// after this long.
-pub const AUTHOR_RETRY: Duration = Duration::from_secs(60);
+pub(crate) const AUTHOR_RETRY: Duration = Duration::from_secs(60);
 /// After the instance refuses the token (401), calls go without it this
 /// long before the token is tried again.
-pub const TOKEN_REFUSED_PAUSE: Duration = Duration::from_secs(600);
+pub(crate) const TOKEN_REFUSED_PAUSE: Duration = Duration::from_secs(600);
 /// One load of the author's three lists may take this long in all; it runs
 /// in the background, so it is not bound by a reader's deadline.
-pub const MODERATION_LOAD: Duration = Duration::from_secs(20);
+pub(crate) const MODERATION_LOAD: Duration = Duration::from_secs(20);
 /// How often background work looks whether an upstream permit is spare.
-pub const SPARE_CAPACITY_POLL: Duration = Duration::from_millis(20);
+pub(crate) const SPARE_CAPACITY_POLL: Duration = Duration::from_millis(20);
 /// An instance without interaction requests (404), or a token that may not
 /// read them, is not asked again for this long (a reload asks again).
-pub const NO_INTERACTION_REQUESTS: Duration = Duration::from_secs(86400);
+pub(crate) const NO_INTERACTION_REQUESTS: Duration = Duration::from_secs(86400);
 /// Pages of interaction requests read at most (80 each): more replies than
 /// that awaiting approval at once is not a blog's comment section.
-pub const INTERACTION_REQUEST_PAGES: u32 = 5;
+pub(crate) const INTERACTION_REQUEST_PAGES: u32 = 5;
 /// Pages of blocks / mutes / domain blocks read at most (80 entries each).
-pub const MODERATION_PAGES: u32 = 5;
+pub(crate) const MODERATION_PAGES: u32 = 5;
 /// Largest config file we read.
-pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;

@@ -28,7 +28,7 @@ pub enum ListenError {
 
 /// Takes the inherited socket, or binds `listen`. Must run inside the
 /// tokio runtime.
-pub fn acquire(listen: Option<&str>) -> Result<Listener, ListenError> {
+pub(crate) fn acquire(listen: Option<&str>) -> Result<Listener, ListenError> {
     let mut fds = ListenFd::from_env();
     match (fds.len(), listen) {
         (0, None) => Err(ListenError::NoSocket),

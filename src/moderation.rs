@@ -27,7 +27,7 @@ use crate::render::Moderation;
 /// Where the lists come from: the client of the instance whose token is
 /// the author's. `None`: the lists are not used.
 #[derive(Clone)]
-pub struct Source {
+pub(crate) struct Source {
     pub mastodon: Arc<Mastodon>,
     /// Local accounts in the lists have no domain: this one.
     pub instance_host: String,
@@ -50,7 +50,7 @@ pub enum Lists {
 }
 
 /// The lists and the task that keeps them fresh; dropping it stops the task.
-pub struct AuthorLists {
+pub(crate) struct AuthorLists {
     state: watch::Receiver<Lists>,
     source: watch::Sender<Option<Source>>,
     task: Mutex<Task>,
@@ -109,7 +109,7 @@ impl AuthorLists {
     /// A reloaded config. Lists of another account (a new token or
     /// instance), or lists turned on, are loaded at once; for the same
     /// account the new client is used from the next refresh on.
-    pub fn set_source(&self, source: Option<Source>) {
+    pub(crate) fn set_source(&self, source: Option<Source>) {
         self.ensure_running();
         let key = |s: &Option<Source>| s.as_ref().map(|s| s.mastodon.account_key());
         self.source.send_if_modified(|current| {

@@ -35,7 +35,7 @@ enum Support {
 
 /// The interaction-requests side of one instance; shared by all requests.
 #[derive(Debug)]
-pub struct PendingReplies {
+pub(crate) struct PendingReplies {
     support: Mutex<Support>,
 }
 
@@ -99,7 +99,7 @@ impl PendingReplies {
     }
 
     /// Another instance or token (a reload): ask again what it supports.
-    pub fn forget_support(&self) {
+    pub(crate) fn forget_support(&self) {
         self.set(Support::Unknown);
     }
 

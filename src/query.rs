@@ -90,7 +90,7 @@ fn percent_decode(input: &[u8], form: bool) -> Result<String, QueryError> {
 /// An article named the way an operator names one (a `roots` key of the
 /// config, the `lookup` command): a full http(s) URL stands for its path;
 /// either is normalised exactly like a request path, so it matches one.
-pub fn from_url_or_path(article: &str) -> Result<String, QueryError> {
+pub(crate) fn from_url_or_path(article: &str) -> Result<String, QueryError> {
     match url::Url::parse(article.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => from_url(&u),
         _ => from_request(article, ""),
@@ -99,7 +99,7 @@ pub fn from_url_or_path(article: &str) -> Result<String, QueryError> {
 
 /// The article path of an http(s) URL on the blog (a link in an
 /// announcement, an operator's URL), normalised like a request path.
-pub fn from_url(url: &url::Url) -> Result<String, QueryError> {
+pub(crate) fn from_url(url: &url::Url) -> Result<String, QueryError> {
     from_request(url.path(), "")
 }
 

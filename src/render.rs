@@ -111,7 +111,7 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub fn from_config(c: &Config) -> Policy {
+    pub(crate) fn from_config(c: &Config) -> Policy {
         Policy {
             instance_host: c.url.host_str().unwrap_or("").to_ascii_lowercase(),
             visibility: c.visibility,
@@ -141,7 +141,7 @@ pub struct Rules<'a> {
 pub struct TooLong;
 
 /// The answer for an article without a root: Go's `null` + zero stats.
-pub fn no_root() -> Answer<'static> {
+pub(crate) fn no_root() -> Answer<'static> {
     Answer {
         comments: None,
         stats: Stats::default(),
@@ -246,7 +246,7 @@ fn publishable(s: &Status, rules: Rules<'_>) -> bool {
 }
 
 /// `user@domain` in lower case; local accounts get the instance's domain.
-pub fn full_acct(a: &Account, instance_host: &str) -> (String, String) {
+pub(crate) fn full_acct(a: &Account, instance_host: &str) -> (String, String) {
     let acct = crate::ids::full_acct(&a.acct, instance_host).unwrap_or_default();
     let domain = acct.split_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
     (acct, domain)
@@ -569,7 +569,7 @@ pub fn from_upstream_json(status: &[u8], context: &[u8], config: &Config) -> Res
 
 /// Strict RFC 3339 in, `YYYY-MM-DDTHH:MM:SS.mmmZ` out; anything else is
 /// not a date (and never reaches the page raw).
-pub fn normalise_date(s: &str) -> Option<String> {
+pub(crate) fn normalise_date(s: &str) -> Option<String> {
     let t = humantime::parse_rfc3339(s.trim()).ok()?;
     Some(humantime::format_rfc3339_millis(t).to_string())
 }

@@ -55,7 +55,7 @@ pub fn links(content: &str) -> Vec<String> {
 /// The article path a link points at, normalised like request paths
 /// (percent-decoding, `index.html`, trailing slash, `.`/`..`), if it is on
 /// the blog (`blog_url`'s host and port; any host when unset).
-pub fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
+pub(crate) fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
     let u = Url::parse(link.trim()).ok()?;
     if !matches!(u.scheme(), "http" | "https") {
         return None;
@@ -71,7 +71,7 @@ pub fn article_path(link: &str, blog: Option<&Url>) -> Option<String> {
 }
 
 /// Whether a status may be a root at all.
-pub fn is_candidate(s: &Status, userid: Option<&str>) -> bool {
+pub(crate) fn is_candidate(s: &Status, userid: Option<&str>) -> bool {
     s.reblog.is_none()
         && s.in_reply_to_id.is_none()
         && crate::ids::valid(&s.id)
@@ -99,7 +99,7 @@ pub fn announced(s: &Status, config: &Config, userid: Option<&str>) -> Vec<Strin
 /// scanners probing random URLs cost (almost) nothing upstream. It is the
 /// only writer of announcing posts in the state.
 #[derive(Default)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     scans: Coalescer<(), Result<(), UpstreamError>>,
     searches: Coalescer<String, Result<Vec<String>, UpstreamError>>,
     /// When the next timeline scan may start.
@@ -203,7 +203,7 @@ impl Discovery {
 
     /// The instance says an announcing post is gone (404): forget it, so
     /// the article is looked up again.
-    pub fn forget(&self, ctx: &Ctx, path: &str, root: &str) {
+    pub(crate) fn forget(&self, ctx: &Ctx, path: &str, root: &str) {
         ctx.state.remove_root(path, root);
     }
 
@@ -243,7 +243,7 @@ impl Discovery {
 
 /// Reads the author's timeline newest first until a post indexed before
 /// (or `scan_pages` pages), indexing every article link into the state.
-pub async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), UpstreamError> {
+pub(crate) async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), UpstreamError> {
     let Some(userid) = ctx.userid() else {
         return Ok(());
     };

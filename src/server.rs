@@ -24,7 +24,7 @@ pub enum Listener {
 
 impl Listener {
     /// Where it listens, for the log.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Listener::Unix(l) => l
                 .local_addr()

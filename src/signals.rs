@@ -49,7 +49,7 @@ fn reload(app: &App, config_path: &std::path::Path) {
 
 /// Cancels `token` on SIGTERM or SIGINT (the demo and the stand-in, which
 /// have nothing to reload).
-pub async fn stop_on_signal(token: CancellationToken) {
+pub(crate) async fn stop_on_signal(token: CancellationToken) {
     if let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         tokio::select! {
             _ = term.recv() => {}

@@ -175,7 +175,7 @@ impl State {
     }
 
     /// New bounds from a reloaded config; applied at once.
-    pub fn set_limits(&self, max_entries: usize, miss_retry: Duration) {
+    pub(crate) fn set_limits(&self, max_entries: usize, miss_retry: Duration) {
         self.max_entries.store(max_entries, Ordering::Relaxed);
         self.miss_retry_secs.store(miss_retry.as_secs(), Ordering::Relaxed);
         self.change(|_| true);
@@ -219,7 +219,7 @@ impl State {
     }
 
     /// Records that an article has no root, for `miss_retry`.
-    pub fn add_miss(&self, path: &str) {
+    pub(crate) fn add_miss(&self, path: &str) {
         self.change(|d| {
             if d.roots.get(path).is_some_and(|ids| !ids.is_empty()) {
                 return false;
@@ -230,7 +230,7 @@ impl State {
     }
 
     /// Removes a root that the instance says is gone (404).
-    pub fn remove_root(&self, path: &str, id: &str) {
+    pub(crate) fn remove_root(&self, path: &str, id: &str) {
         self.change(|d| {
             let Some(ids) = d.roots.get_mut(path) else { return false };
             let before = ids.len();
@@ -243,11 +243,11 @@ impl State {
         });
     }
 
-    pub fn scanned_up_to(&self) -> Option<String> {
+    pub(crate) fn scanned_up_to(&self) -> Option<String> {
         self.data.lock().ok()?.scanned_up_to.clone()
     }
 
-    pub fn set_scanned_up_to(&self, id: &str) {
+    pub(crate) fn set_scanned_up_to(&self, id: &str) {
         self.change(|d| {
             if d.scanned_up_to.as_deref().is_some_and(|old| id_order(old, id).is_ge()) {
                 return false;
@@ -447,7 +447,7 @@ fn remove_stale_temporaries(path: &Path) {
 
 /// Temporary file in the same directory, fsync, rename over, fsync the
 /// directory: the file on disk is always a complete old or new version.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

@@ -19,7 +19,7 @@ fn notify(states: &[NotifyState]) {
 }
 
 /// After the last step that can fail: socket taken, state loaded.
-pub fn ready(status: &str) {
+pub(crate) fn ready(status: &str) {
     notify(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
@@ -34,7 +34,7 @@ pub fn stopping() {
     ]);
 }
 
-pub fn reloading() {
+pub(crate) fn reloading() {
     notify(&[NotifyState::Reloading]);
 }
 
@@ -42,7 +42,7 @@ pub fn reloading() {
 /// `STATUS=` line every [`STATUS_EVERY`]. It runs on the daemon's one
 /// event loop, so a stuck loop (a blocking call, a busy task) stops the
 /// pings and systemd restarts the service.
-pub async fn heartbeat(app: Arc<App>, shutdown: CancellationToken) {
+pub(crate) async fn heartbeat(app: Arc<App>, shutdown: CancellationToken) {
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     beat(
         watchdog,
@@ -57,7 +57,7 @@ pub async fn heartbeat(app: Arc<App>, shutdown: CancellationToken) {
 pub const STATUS_EVERY: Duration = Duration::from_secs(10);
 
 /// The heartbeat's loop, apart from what it sends (tests count pings).
-pub async fn beat(ping_every: Option<Duration>, ping: impl Fn(), refresh: impl Fn(), shutdown: CancellationToken) {
+pub(crate) async fn beat(ping_every: Option<Duration>, ping: impl Fn(), refresh: impl Fn(), shutdown: CancellationToken) {
     use tokio::time::MissedTickBehavior;
     // Without a watchdog the ping timer never fires.
     let mut pings = tokio::time::interval(ping_every.unwrap_or(Duration::from_secs(86400)));

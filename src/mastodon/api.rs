@@ -16,7 +16,7 @@ use crate::ids;
 /// An endpoint of the Mastodon client API the daemon uses, with its path
 /// parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint<'a> {
+pub(crate) enum Endpoint<'a> {
     /// `/api/v1/statuses/:id`: the thread's root.
     Status(&'a str),
     /// `/api/v1/statuses/:id/context`: its replies.
@@ -38,7 +38,7 @@ pub enum Endpoint<'a> {
 
 /// The author's lists that hide replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModerationList {
+pub(crate) enum ModerationList {
     Blocks,
     Mutes,
     DomainBlocks,
@@ -151,7 +151,7 @@ impl Mastodon {
 
     /// Full-text search for statuses, undecoded; `/api/v1/search` only
     /// where v2 is 404 (Mastodon before 3.0).
-    pub async fn search_statuses(&self, q: &str, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
+    pub(crate) async fn search_statuses(&self, q: &str, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
         let query = [("q", q), ("type", "statuses"), ("limit", "40")];
         match self
             .get_bytes(&Endpoint::SearchV2.path(), &query, Auth::Token, deadline)
@@ -172,7 +172,7 @@ impl Mastodon {
     }
 
     /// One page of one of the author's lists, older than `max_id`.
-    pub async fn author_list<T: DeserializeOwned + Send + 'static>(
+    pub(crate) async fn author_list<T: DeserializeOwned + Send + 'static>(
         &self,
         list: ModerationList,
         max_id: Option<&str>,
@@ -188,7 +188,7 @@ impl Mastodon {
 
     /// One page of the replies awaiting the author's approval (GoToSocial),
     /// older than `max_id`.
-    pub async fn pending_replies<T: DeserializeOwned + Send + 'static>(
+    pub(crate) async fn pending_replies<T: DeserializeOwned + Send + 'static>(
         &self,
         max_id: Option<&str>,
         deadline: Deadline,

@@ -66,7 +66,7 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// What to put in `Retry-After`.
-    pub fn retry_after(&self) -> Duration {
+    pub(crate) fn retry_after(&self) -> Duration {
         match self {
             UpstreamError::RateLimited { retry_after } | UpstreamError::ListsPending { retry_after } => {
                 (*retry_after).max(Duration::from_secs(1))
@@ -82,13 +82,13 @@ tokio::task_local! {
 }
 
 /// Runs `fut` counting its upstream calls into `calls`.
-pub async fn counting_calls<F: Future>(calls: Arc<AtomicU32>, fut: F) -> F::Output {
+pub(crate) async fn counting_calls<F: Future>(calls: Arc<AtomicU32>, fut: F) -> F::Output {
     REQUEST_CALLS.scope(calls, fut).await
 }
 
 /// Runs `fut` counting into the current request's counter, if any: work
 /// spawned on behalf of a request (coalesced fetches) is charged to it.
-pub fn inherit_calls<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+pub(crate) fn inherit_calls<F: Future>(fut: F) -> impl Future<Output = F::Output> {
     let calls = REQUEST_CALLS.try_with(Arc::clone).ok();
     async move {
         match calls {
@@ -100,7 +100,7 @@ pub fn inherit_calls<F: Future>(fut: F) -> impl Future<Output = F::Output> {
 
 /// Whether a call carries the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
+pub(crate) enum Auth {
     /// With the token when there is one; without it while the instance
     /// refuses it (public data still loads).
     Token,
@@ -178,7 +178,7 @@ impl Mastodon {
 
     /// The client for a reloaded config: the counters carry over, and so
     /// does the rate-limit state when the instance is the same.
-    pub fn renewed(config: &Config, previous: &Mastodon) -> Result<Self, reqwest::Error> {
+    pub(crate) fn renewed(config: &Config, previous: &Mastodon) -> Result<Self, reqwest::Error> {
         let mut m = Mastodon::new(config)?;
         m.counters = previous.counters.clone();
         if m.base == previous.base {
@@ -207,13 +207,13 @@ impl Mastodon {
             .map_err(|e| UpstreamError::Connect(e.clone()))
     }
 
-    pub fn has_token(&self) -> bool {
+    pub(crate) fn has_token(&self) -> bool {
         self.token.is_some()
     }
 
     /// Who the calls speak for: the instance and the token. Two clients
     /// with the same key see the same account's data.
-    pub fn account_key(&self) -> (String, Option<String>) {
+    pub(crate) fn account_key(&self) -> (String, Option<String>) {
         (
             self.base.as_str().to_string(),
             self.token.as_ref().map(|t| t.expose().to_string()),
@@ -224,7 +224,7 @@ impl Mastodon {
     /// reader's thread fetch needs (status and context: two) free, so work
     /// in the background never makes a reader wait. With fewer permits in
     /// all, waits until all are free.
-    pub async fn wait_for_spare_capacity(&self, deadline: Deadline) {
+    pub(crate) async fn wait_for_spare_capacity(&self, deadline: Deadline) {
         let reserve = (self.pool - 1).min(2);
         while self.permits.available_permits() <= reserve && !deadline.expired() {
             tokio::time::sleep(limits::SPARE_CAPACITY_POLL).await;
@@ -468,7 +468,7 @@ impl Mastodon {
 /// Decodes a list of statuses with `decode` (one of `model::decode_*`):
 /// large bodies off the event loop, entries that are not statuses dropped
 /// and logged once.
-pub async fn decode_list(
+pub(crate) async fn decode_list(
     bytes: Vec<u8>,
     deadline: Deadline,
     what: &'static str,
@@ -491,7 +491,7 @@ pub async fn decode_list(
 }
 
 /// Decodes an answer's JSON; large bodies off the event loop.
-pub async fn decode<T: DeserializeOwned + Send + 'static>(
+pub(crate) async fn decode<T: DeserializeOwned + Send + 'static>(
     bytes: Vec<u8>,
     deadline: Deadline,
 ) -> Result<T, UpstreamError> {
@@ -509,7 +509,7 @@ fn ceil_secs(d: Duration) -> Duration {
 
 /// `X-RateLimit-Reset` is an ISO 8601 time (Mastodon); some servers send
 /// seconds. Returns how long from now.
-pub fn parse_reset(value: &str) -> Option<Duration> {
+pub(crate) fn parse_reset(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         // Small numbers are "seconds from now", large ones a Unix time.
@@ -526,7 +526,7 @@ pub fn parse_reset(value: &str) -> Option<Duration> {
 /// The `retry` of a `Mastodon-Async-Refresh` header (`id="…", retry=3,
 /// result_count=0`), bounded to [`limits::ASYNC_REFRESH_MAX`]; a header
 /// without one still means "more is coming".
-pub fn async_refresh_retry(value: &str) -> Option<Duration> {
+pub(crate) fn async_refresh_retry(value: &str) -> Option<Duration> {
     let retry = value.split(',').find_map(|part| {
         let (k, v) = part.split_once('=')?;
         (k.trim() == "retry").then(|| v.trim().trim_matches('"').parse::<u64>().ok())?
@@ -536,7 +536,7 @@ pub fn async_refresh_retry(value: &str) -> Option<Duration> {
 }
 
 /// The `max_id` of the `rel="next"` entry of a `Link` header.
-pub fn next_max_id(link: &str) -> Option<String> {
+pub(crate) fn next_max_id(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         if !params

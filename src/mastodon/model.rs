@@ -184,7 +184,7 @@ pub struct Context {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct SearchResults {
+pub(crate) struct SearchResults {
     #[serde(default, deserialize_with = "null_default")]
     pub statuses: Vec<Status>,
 }
@@ -193,7 +193,7 @@ pub struct SearchResults {
 /// dropped: a `null` (Akkoma renders one for a post it cannot load) or an
 /// entry of the wrong shape costs that entry, never the whole list.
 #[derive(Debug, Clone, Default)]
-pub struct Listed {
+pub(crate) struct Listed {
     pub statuses: Vec<Status>,
     pub dropped: usize,
     /// Why the first dropped entry was, for the log.
@@ -240,7 +240,7 @@ impl Listed {
 /// only when that fails is it decoded again entry by entry, so a good
 /// thread costs one pass. An answer without a `descendants` list is an
 /// error.
-pub fn decode_context(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
+pub(crate) fn decode_context(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
     match serde_json::from_slice::<Context>(bytes) {
         Ok(c) => Ok(Listed::strict(c.descendants)),
         Err(_) => serde_json::from_slice::<RawContext>(bytes).map(|r| Listed::entry_by_entry(r.descendants)),
@@ -248,7 +248,7 @@ pub fn decode_context(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
 }
 
 /// A page of statuses (an account's timeline).
-pub fn decode_statuses(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
+pub(crate) fn decode_statuses(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
     match serde_json::from_slice::<Vec<Status>>(bytes) {
         Ok(statuses) => Ok(Listed::strict(statuses)),
         Err(_) => serde_json::from_slice::<Vec<Box<serde_json::value::RawValue>>>(bytes).map(Listed::entry_by_entry),
@@ -256,7 +256,7 @@ pub fn decode_statuses(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
 }
 
 /// Search results (`/api/v2/search`, `/api/v1/search`).
-pub fn decode_search(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
+pub(crate) fn decode_search(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
     match serde_json::from_slice::<SearchResults>(bytes) {
         Ok(r) => Ok(Listed::strict(r.statuses)),
         Err(_) => serde_json::from_slice::<RawSearch>(bytes).map(|r| Listed::entry_by_entry(r.statuses)),
@@ -265,9 +265,7 @@ pub fn decode_search(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
 
 /// An entry of `/api/v1/blocks` and `/api/v1/mutes`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct BlockedAccount {
+pub(crate) struct BlockedAccount {
     #[serde(default, deserialize_with = "null_default")]
     pub acct: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub url: Option<String>,
 }
