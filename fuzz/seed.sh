@@ -10,10 +10,14 @@ fixtures="$here/../tests/fixtures/mastodon"
 corpus="$here/corpus"
 mkdir -p "$corpus"/{fastcgi_params,fastcgi_stream,query_clean,render,fast_paths}
 
-python3 - "$fixtures" "$corpus" <<'PY'
+python3 - "$fixtures" "$corpus" "$here/../tests/e2e" <<'PY'
 import glob, hashlib, json, os, struct, sys
 
 fixtures, corpus = sys.argv[1], sys.argv[2]
+# The FastCGI encoding of the end-to-end tests' client.
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[3])
+from fcgi import begin_request, name_value_pair as nv, record, stream
 
 def put(target, data):
     if isinstance(data, str):
@@ -56,13 +60,6 @@ for f in sorted(glob.glob(os.path.join(fixtures, "*", "statuses", "*.json"))):
         put("fast_paths", href)
 
 # fastcgi_params: name-value pairs in FastCGI's length encoding.
-def nv(name, value):
-    out = b""
-    for s in (name, value):
-        n = len(s)
-        out += bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    return out + name + value
-
 def params(uri, query="", method="GET", extra=()):
     doc = uri.split("?")[0]
     pairs = [
@@ -93,20 +90,8 @@ for uri, q, m in requests:
 put("fastcgi_params", nv(b"DOCUMENT_URI", b"/a/b/comments.json") + nv(b"QUERY_STRING", b"search=/c"))
 
 # fastcgi_stream: whole client sides of connections.
-def record(kind, rid, content=b"", pad=0):
-    return struct.pack(">BBHHBB", 1, kind, rid, len(content), pad, 0) + content + b"\0" * pad
-
-def begin(rid, keep=True):
-    return record(1, rid, struct.pack(">HB5x", 1, 1 if keep else 0))
-
-def chunks(kind, rid, data, size=65535):
-    out = b""
-    for i in range(0, len(data), size):
-        out += record(kind, rid, data[i:i + size])
-    return out + record(kind, rid)
-
 def conversation(rid, uri, q="", m="GET", body=b"", keep=True, split=65535):
-    return begin(rid, keep) + chunks(4, rid, params(uri, q, m), split) + chunks(5, rid, body)
+    return begin_request(rid, keep) + stream(4, rid, params(uri, q, m), split) + stream(5, rid, body)
 
 put("fastcgi_stream", conversation(1, *requests[0][:2]))
 put("fastcgi_stream", conversation(1, *requests[1][:2], keep=False))
@@ -116,12 +101,12 @@ put("fastcgi_stream", conversation(1, requests[4][0]) + conversation(1, requests
 put("fastcgi_stream", conversation(1, requests[0][0], split=7))
 # Two requests multiplexed on one connection, records interleaved.
 a, b = params(requests[0][0]), params("/b/comments.json")
-put("fastcgi_stream", begin(1) + begin(2) + record(4, 1, a) + record(4, 2, b) + record(4, 2)
-    + record(4, 1) + record(5, 2) + record(5, 1))
+put("fastcgi_stream", begin_request(1, True) + begin_request(2, True) + record(4, 1, a) + record(4, 2, b)
+    + record(4, 2) + record(4, 1) + record(5, 2) + record(5, 1))
 # Management record, abort, padding.
 put("fastcgi_stream", record(9, 0, nv(b"FCGI_MAX_CONNS", b"") + nv(b"FCGI_MPXS_CONNS", b"")))
-put("fastcgi_stream", begin(1) + record(4, 1, a, pad=5) + record(2, 1))
-put("fastcgi_stream", begin(1) + record(4, 1, a[:40]))
+put("fastcgi_stream", begin_request(1, True) + record(4, 1, a, padding=5) + record(2, 1))
+put("fastcgi_stream", begin_request(1, True) + record(4, 1, a[:40]))
 
 # render: 2-byte length of the status JSON, the status JSON, the context JSON.
 def render_seed(status, context):

@@ -17,7 +17,7 @@
 //! | [`listen`] | the inherited (socket-activated) or `--listen` socket |
 //! | [`server`] | accept loop, connection cap, bounded drain |
 //! | [`activity`] | connections and requests in flight, idle exit |
-//! | [`fastcgi`], [`http`] | the transports, converting to [`Request`] |
+//! | [`fastcgi`], [`http`] | the transports, converting to [`Request`]; [`fastcgi::wire`], the FastCGI record format |
 //! | [`request`] | [`Request`] and [`Response`], where transports and service meet |
 //! | [`app`] | `App::handle(Request) -> Response`: the service |
 //! | [`query`] | article path from `?search=` or the URI, cleaned, validated |

@@ -7,35 +7,17 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use mastodon_comments::{fastcgi, query};
+use mastodon_comments::fastcgi::{self, wire};
+use mastodon_comments::query;
 
-/// A FastCGI length: one byte below 128, else four bytes with the top bit set.
-fn length(data: &mut &[u8]) -> Option<usize> {
-    let (&first, rest) = data.split_first()?;
-    if first < 0x80 {
-        *data = rest;
-        return Some(usize::from(first));
-    }
-    let b = data.get(..4)?;
-    let n = u32::from_be_bytes([b[0] & 0x7f, b[1], b[2], b[3]]);
-    *data = &data[4..];
-    Some(n as usize)
-}
-
-fn pairs(mut data: &[u8]) -> HashMap<Vec<u8>, Vec<u8>> {
-    let mut out = HashMap::new();
-    for _ in 0..256 {
-        let (Some(n), Some(v)) = (length(&mut data), length(&mut data)) else {
-            break;
-        };
-        let n = n.min(data.len());
-        let name = data[..n].to_vec();
-        data = &data[n..];
-        let v = v.min(data.len());
-        out.insert(name, data[..v].to_vec());
-        data = &data[v..];
-    }
-    out
+/// The pairs (at most 256) before the first one cut short: the daemon
+/// refuses a PARAMS record cut short.
+fn pairs(data: &[u8]) -> HashMap<&[u8], &[u8]> {
+    wire::pairs(data)
+        .take(256)
+        .map_while(Result::ok)
+        .map(|p| (p.name, p.value))
+        .collect()
 }
 
 fuzz_target!(|data: &[u8]| {

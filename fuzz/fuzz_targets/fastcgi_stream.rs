@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use mastodon_comments::activity::Activity;
+use mastodon_comments::fastcgi::{self, wire};
 use mastodon_comments::state::State;
-use mastodon_comments::{App, Config, fastcgi};
+use mastodon_comments::{App, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -44,28 +45,23 @@ fn check_records(out: &[u8]) {
     let mut stdout: HashMap<u16, Vec<u8>> = HashMap::new();
     let mut rest = out;
     while !rest.is_empty() {
-        assert!(rest.len() >= 8, "truncated record header: {rest:?}");
-        assert_eq!(rest[0], 1, "FastCGI version");
-        let kind = rest[1];
-        let id = u16::from_be_bytes([rest[2], rest[3]]);
-        let len = usize::from(u16::from_be_bytes([rest[4], rest[5]]));
-        let pad = usize::from(rest[6]);
-        assert!(rest.len() >= 8 + len + pad, "truncated record body");
-        let content = &rest[8..8 + len];
-        match kind {
-            // STDOUT
-            6 => stdout.entry(id).or_default().extend_from_slice(content),
-            // END_REQUEST: the response is complete.
-            3 => {
-                if let Some(resp) = stdout.remove(&id).filter(|r| !r.is_empty()) {
+        let Some((record, next)) = wire::split_record(rest) else {
+            panic!("truncated record: {rest:?}");
+        };
+        let (header, content) = (record.header, record.content);
+        assert_eq!(header.version(), wire::VERSION, "FastCGI version");
+        match header.kind() {
+            wire::STDOUT => stdout.entry(header.id()).or_default().extend_from_slice(content),
+            // The response is complete.
+            wire::END_REQUEST => {
+                if let Some(resp) = stdout.remove(&header.id()).filter(|r| !r.is_empty()) {
                     check_response(&resp);
                 }
             }
-            // STDERR, GET_VALUES_RESULT, UNKNOWN_TYPE
-            7 | 10 | 11 => {}
+            wire::STDERR | wire::GET_VALUES_RESULT | wire::UNKNOWN_TYPE => {}
             other => panic!("record type {other} written to the client"),
         }
-        rest = &rest[8 + len + pad..];
+        rest = next;
     }
 }
 

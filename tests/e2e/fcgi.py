@@ -39,12 +39,28 @@ FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT = 1, 
 FIELDS = ("status", "comments", "comments-or-error", "root")
 
 
-def record(kind, content):
-    return struct.pack(">BBHHBB", 1, kind, 1, len(content), 0, 0) + content
+# The wire format (the daemon's is src/fastcgi/wire.rs); fuzz/seed.sh builds
+# its conversations with these too.
+def record(kind, request_id, content=b"", padding=0):
+    """One record: header, content (at most 65535 bytes), padding."""
+    return struct.pack(">BBHHBB", 1, kind, request_id, len(content), padding, 0) + content + b"\0" * padding
 
 
-def name_value_length(n):
-    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+def stream(kind, request_id, content, size=65535):
+    """A stream (PARAMS, STDIN): content in records of at most size bytes, then the empty record that ends it."""
+    return b"".join(record(kind, request_id, content[i:i + size])
+                    for i in range(0, len(content), size)) + record(kind, request_id)
+
+
+def begin_request(request_id, keep_conn=False):
+    """A BEGIN_REQUEST record for the responder role."""
+    return record(FCGI_BEGIN_REQUEST, request_id, struct.pack(">HB5x", 1, 1 if keep_conn else 0))
+
+
+def name_value_pair(name, value):
+    """A name-value pair of bytes: each length in one byte below 128, else in four with the top bit set."""
+    lengths = b"".join(bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000) for n in (len(name), len(value)))
+    return lengths + name + value
 
 
 def connect(address, timeout):
@@ -69,12 +85,8 @@ def request(address, method, uri, body=b"", content_type="", timeout=10.0, max_b
         "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000", "SERVER_ADDR": "127.0.0.1",
         "SERVER_PORT": "443", "SERVER_NAME": "blog.example.org", "HTTP_HOST": "blog.example.org",
     }
-    pairs = b"".join(name_value_length(len(k)) + name_value_length(len(v.encode())) + k.encode() + v.encode()
-                     for k, v in params.items())
-    out = record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0)) + record(FCGI_PARAMS, pairs) + record(FCGI_PARAMS, b"")
-    if body:
-        out += record(FCGI_STDIN, body)
-    out += record(FCGI_STDIN, b"")
+    pairs = b"".join(name_value_pair(k.encode(), v.encode()) for k, v in params.items())
+    out = begin_request(1) + stream(FCGI_PARAMS, 1, pairs) + stream(FCGI_STDIN, 1, body)
     s = connect(address, timeout)
     try:
         s.sendall(out)

@@ -1,8 +1,6 @@
 //! Shared test helpers: fixture scenarios, a stand-in Mastodon, the daemon
 //! in process on a temporary unix socket, and a small FastCGI client.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +8,7 @@ use std::time::Duration;
 
 use mastodon_comments::activity::Activity;
 use mastodon_comments::config::{Config, Token};
+use mastodon_comments::fastcgi::wire;
 use mastodon_comments::server::{self, Listener, Protocol};
 use mastodon_comments::standin::{Scenario, StandIn};
 use mastodon_comments::state::State;
@@ -89,7 +88,6 @@ pub fn comments_uri(name: &str) -> String {
 /// A daemon serving on a temporary unix socket in this process.
 pub struct Daemon {
     pub socket: PathBuf,
-    pub app: Arc<App>,
     pub shutdown: CancellationToken,
     pub done: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -103,14 +101,13 @@ pub async fn daemon(app: Arc<App>, protocol: Protocol) -> Daemon {
     let done = tokio::spawn(server::serve(
         listener,
         protocol,
-        app.clone(),
+        app,
         None,
         Arc::new(Activity::default()),
         shutdown.clone(),
     ));
     Daemon {
         socket,
-        app,
         shutdown,
         done,
         _dir: dir,
@@ -158,48 +155,16 @@ pub fn params(method: &str, uri: &str) -> Vec<(String, Vec<u8>)> {
     .collect()
 }
 
-fn record(kind: u8, id: u16, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for chunk in content.chunks(65535).chain(content.is_empty().then_some(&[][..])) {
-        let len = chunk.len() as u16;
-        let pad = (8 - (chunk.len() % 8)) % 8;
-        out.extend_from_slice(&[
-            1,
-            kind,
-            (id >> 8) as u8,
-            id as u8,
-            (len >> 8) as u8,
-            len as u8,
-            pad as u8,
-            0,
-        ]);
-        out.extend_from_slice(chunk);
-        out.extend(std::iter::repeat_n(0u8, pad));
-    }
-    out
-}
-
-fn nv_len(out: &mut Vec<u8>, n: usize) {
-    if n < 128 {
-        out.push(n as u8);
-    } else {
-        out.extend_from_slice(&((n as u32) | 0x8000_0000).to_be_bytes());
-    }
-}
-
 /// The bytes of one FastCGI request (BEGIN, PARAMS, empty STDIN).
 pub fn request_bytes(id: u16, params: &[(String, Vec<u8>)], keep_conn: bool) -> Vec<u8> {
-    let mut out = record(1, id, &[0, 1, u8::from(keep_conn), 0, 0, 0, 0, 0]);
-    let mut p = Vec::new();
-    for (k, v) in params {
-        nv_len(&mut p, k.len());
-        nv_len(&mut p, v.len());
-        p.extend_from_slice(k.as_bytes());
-        p.extend_from_slice(v);
+    let mut pairs = Vec::new();
+    for (name, value) in params {
+        wire::put_pair(&mut pairs, name.as_bytes(), value);
     }
-    out.extend(record(4, id, &p));
-    out.extend(record(4, id, &[]));
-    out.extend(record(5, id, &[]));
+    let mut out = Vec::new();
+    wire::put_begin_request(&mut out, id, keep_conn);
+    wire::put_stream(&mut out, wire::PARAMS, id, &pairs);
+    wire::put_stream(&mut out, wire::STDIN, id, &[]);
     out
 }
 
@@ -242,16 +207,14 @@ impl Fcgi {
         let mut stdout: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
         let mut ended = 0;
         while ended < n {
-            let mut h = [0u8; 8];
-            self.stream.read_exact(&mut h).await.expect("record header");
-            let id = u16::from_be_bytes([h[2], h[3]]);
-            let len = u16::from_be_bytes([h[4], h[5]]) as usize;
-            let mut content = vec![0u8; len + h[6] as usize];
+            let mut h = wire::Header::default();
+            self.stream.read_exact(&mut h.0).await.expect("record header");
+            let mut content = vec![0u8; h.body_len()];
             self.stream.read_exact(&mut content).await.expect("record content");
-            content.truncate(len);
-            match h[1] {
-                6 => stdout.entry(id).or_default().extend_from_slice(&content),
-                3 => ended += 1,
+            content.truncate(h.content_len());
+            match h.kind() {
+                wire::STDOUT => stdout.entry(h.id()).or_default().extend_from_slice(&content),
+                wire::END_REQUEST => ended += 1,
                 _ => {}
             }
         }
