@@ -79,9 +79,9 @@ impl<R> InputGuard<R> {
 
     /// The collected PARAMS record, with only the params we use (none at
     /// all when it had none of them: an empty PARAMS record would end the
-    /// params). Content we cannot parse goes on unchanged, for the crate
-    /// to judge.
-    fn params_done(&mut self, h: Header) {
+    /// params). Content that is not a sequence of whole pairs ends the
+    /// connection.
+    fn params_done(&mut self, h: Header) -> std::io::Result<()> {
         self.collecting = false;
         self.out.clear();
         self.out_pos = 0;
@@ -92,9 +92,12 @@ impl<R> InputGuard<R> {
                 let kept = u16::try_from(kept).unwrap_or(u16::MAX);
                 self.out[..HEADER_LEN].copy_from_slice(&h.with_lengths(kept, 0).0);
             }
+            // Works around tokio-fastcgi 1.3 allocating a pair's declared lengths (up to 2 GiB each) before reading them.
             None => {
-                self.out.truncate(HEADER_LEN);
-                self.out.extend_from_slice(&self.params);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "FastCGI PARAMS record that is not a sequence of whole name-value pairs",
+                ));
             }
         }
         self.params.clear();
@@ -102,6 +105,7 @@ impl<R> InputGuard<R> {
         if self.params.capacity() > KEEP_BUFFER_BYTES {
             self.params = Vec::new();
         }
+        Ok(())
     }
 }
 
@@ -172,7 +176,7 @@ impl<R: AsyncRead + Unpin> InputGuard<R> {
         if self.framing.record_done()
             && let Some(h) = self.framing.header()
         {
-            self.params_done(h);
+            self.params_done(h)?;
         }
         Poll::Ready(Ok(n))
     }
@@ -325,5 +329,24 @@ mod tests {
         let big = vec![0u8; limits::MAX_FASTCGI_REQUEST_BYTES + 1];
         let mut reader = InputGuard::new(&big[..], Arc::default());
         assert!(reader.read_to_end(&mut Vec::new()).await.is_err());
+    }
+
+    /// A PARAMS record whose pairs declare more bytes than it holds (here
+    /// 2 GiB each) ends the connection before the crate allocates them.
+    #[tokio::test]
+    async fn the_reader_refuses_params_that_are_not_whole_pairs() {
+        let begin = record(BEGIN_REQUEST, 1, &[0, 1, 1, 0, 0, 0, 0, 0], 0);
+        let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, b'x'];
+        for content in [&huge[..], &pair("REQUEST_METHOD", b"GET")[..5]] {
+            let input = [begin.clone(), record(PARAMS, 1, content, 0)].concat();
+            let mut reader = InputGuard::new(&input[..], Arc::default());
+            let mut got = Vec::new();
+            let err = reader.read_to_end(&mut got).await.expect_err("refused");
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+            assert!(
+                !got.windows(huge.len()).any(|w| w == huge),
+                "nothing of it reached the crate"
+            );
+        }
     }
 }

@@ -70,7 +70,16 @@ async fn shutdown_finishes_requests_in_flight() {
     let d = daemon(app(config), Protocol::Fastcgi).await;
     let socket = d.socket.clone();
     let pending = tokio::spawn(async move { fcgi_get(&socket, "/2026/07/01/slow-bread/comments.json").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // In flight once the instance has been asked (a fixed sleep raced the
+    // connect on a loaded machine).
+    let asked = async {
+        while s.calls("context") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), asked)
+        .await
+        .expect("request in flight");
     d.shutdown.cancel();
     let r = pending.await.expect("join");
     assert_eq!(r.status, 200);
