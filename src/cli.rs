@@ -108,6 +108,39 @@ Options:
   --delay-ms N        Latency added to every API call, in milliseconds [default: 0]
 ";
 
+/// An option: its long name and its short letter, if any.
+type Opt = (&'static str, Option<char>);
+
+// The options of each command. The parsers see an option only as what
+// `option` finds in these lists, and a test checks that each one is in its
+// command's help: an option cannot be added without being documented.
+const OPTIONS: &[Opt] = &[
+    ("help", Some('h')),
+    ("version", Some('V')),
+    ("listen", None),
+    ("protocol", None),
+    ("exit-idle-after", None),
+];
+const LOOKUP_OPTIONS: &[Opt] = &[("help", Some('h')), ("config", None), ("state", None)];
+const DEMO_OPTIONS: &[Opt] = &[("help", Some('h')), ("listen", None), ("fixtures", None)];
+const STAND_IN_OPTIONS: &[Opt] = &[
+    ("help", Some('h')),
+    ("fixtures", None),
+    ("listen", None),
+    ("delay-ms", None),
+];
+
+/// The long name of the option `arg` is, if `options` has it (`None` for
+/// a value, and for an option the command does not take).
+fn option(arg: &lexopt::Arg<'_>, options: &[Opt]) -> Option<&'static str> {
+    let (long, _) = options.iter().find(|(long, short)| match arg {
+        Long(l) => l == long,
+        Short(c) => Some(*c) == *short,
+        Value(_) => false,
+    })?;
+    Some(long)
+}
+
 /// Parses the process's arguments.
 pub fn from_env() -> Result<Cli, lexopt::Error> {
     parse(lexopt::Parser::from_env())
@@ -128,20 +161,20 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
     };
     let mut first = true;
     while let Some(arg) = p.next()? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Cli::Print(HELP.into())),
-            Short('V') | Long("version") => {
+        match (option(&arg, OPTIONS), arg) {
+            (Some("help"), _) => return Ok(Cli::Print(HELP.into())),
+            (Some("version"), _) => {
                 return Ok(Cli::Print(format!("mastodon-comments {}\n", env!("CARGO_PKG_VERSION"))));
             }
-            Long("listen") => d.listen = Some(p.value()?.string()?),
-            Long("protocol") => {
+            (Some("listen"), _) => d.listen = Some(p.value()?.string()?),
+            (Some("protocol"), _) => {
                 d.protocol = match p.value()?.string()?.as_str() {
                     "fastcgi" => Protocol::Fastcgi,
                     "http" => Protocol::Http,
                     other => return Err(format!("--protocol must be fastcgi or http, got {other:?}").into()),
                 }
             }
-            Long("exit-idle-after") => {
+            (Some("exit-idle-after"), _) => {
                 let v = p.value()?.string()?;
                 let idle = humantime::parse_duration(&v)
                     .map_err(|e| format!("--exit-idle-after takes a duration like 10min or 90s, got {v:?} ({e})"))?;
@@ -150,12 +183,12 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 }
                 d.exit_idle_after = Some(idle);
             }
-            Value(v) if first && v == "lookup" => return lookup(p),
-            Value(v) if first && v == "demo" => return demo(p),
-            Value(v) if first && v == "stand-in" => return stand_in(p),
-            Value(v) if d.config.is_none() => d.config = Some(v.into()),
-            Value(v) if d.state.is_none() => d.state = Some(v.into()),
-            other => return Err(other.unexpected()),
+            (_, Value(v)) if first && v == "lookup" => return lookup(p),
+            (_, Value(v)) if first && v == "demo" => return demo(p),
+            (_, Value(v)) if first && v == "stand-in" => return stand_in(p),
+            (_, Value(v)) if d.config.is_none() => d.config = Some(v.into()),
+            (_, Value(v)) if d.state.is_none() => d.state = Some(v.into()),
+            (_, other) => return Err(other.unexpected()),
         }
         first = false;
     }
@@ -165,12 +198,12 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
 fn lookup(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
     let (mut config, mut state, mut path) = (None, None, None);
     while let Some(arg) = p.next()? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Cli::Print(LOOKUP_HELP.into())),
-            Long("config") => config = Some(PathBuf::from(p.value()?)),
-            Long("state") => state = Some(PathBuf::from(p.value()?)),
-            Value(v) if path.is_none() => path = Some(v.string()?),
-            other => return Err(other.unexpected()),
+        match (option(&arg, LOOKUP_OPTIONS), arg) {
+            (Some("help"), _) => return Ok(Cli::Print(LOOKUP_HELP.into())),
+            (Some("config"), _) => config = Some(PathBuf::from(p.value()?)),
+            (Some("state"), _) => state = Some(PathBuf::from(p.value()?)),
+            (_, Value(v)) if path.is_none() => path = Some(v.string()?),
+            (_, other) => return Err(other.unexpected()),
         }
     }
     Ok(Cli::Lookup {
@@ -183,11 +216,11 @@ fn lookup(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
 fn demo(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
     let (mut listen, mut fixtures) = ("127.0.0.1:8080".to_string(), None);
     while let Some(arg) = p.next()? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Cli::Print(DEMO_HELP.into())),
-            Long("listen") => listen = p.value()?.string()?,
-            Long("fixtures") => fixtures = Some(PathBuf::from(p.value()?)),
-            other => return Err(other.unexpected()),
+        match (option(&arg, DEMO_OPTIONS), arg) {
+            (Some("help"), _) => return Ok(Cli::Print(DEMO_HELP.into())),
+            (Some("listen"), _) => listen = p.value()?.string()?,
+            (Some("fixtures"), _) => fixtures = Some(PathBuf::from(p.value()?)),
+            (_, other) => return Err(other.unexpected()),
         }
     }
     Ok(Cli::Demo { listen, fixtures })
@@ -196,12 +229,12 @@ fn demo(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
 fn stand_in(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
     let (mut fixtures, mut listen, mut delay_ms) = (None, "127.0.0.1:0".to_string(), 0);
     while let Some(arg) = p.next()? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Cli::Print(STAND_IN_HELP.into())),
-            Long("fixtures") => fixtures = Some(PathBuf::from(p.value()?)),
-            Long("listen") => listen = p.value()?.string()?,
-            Long("delay-ms") => delay_ms = p.value()?.parse()?,
-            other => return Err(other.unexpected()),
+        match (option(&arg, STAND_IN_OPTIONS), arg) {
+            (Some("help"), _) => return Ok(Cli::Print(STAND_IN_HELP.into())),
+            (Some("fixtures"), _) => fixtures = Some(PathBuf::from(p.value()?)),
+            (Some("listen"), _) => listen = p.value()?.string()?,
+            (Some("delay-ms"), _) => delay_ms = p.value()?.parse()?,
+            (_, other) => return Err(other.unexpected()),
         }
     }
     Ok(Cli::StandIn {
@@ -284,5 +317,64 @@ mod tests {
         assert!(err(&["a", "b", "c"]).contains("c"));
         assert!(err(&["lookup", "/a/"]).contains("needs --config"));
         assert!(err(&["stand-in"]).contains("needs --fixtures"));
+    }
+
+    /// Each command: the arguments that reach its parser, its options, its help.
+    const COMMANDS: [(&[&str], &[Opt], &str); 4] = [
+        (&[], OPTIONS, HELP),
+        (&["lookup"], LOOKUP_OPTIONS, LOOKUP_HELP),
+        (&["demo"], DEMO_OPTIONS, DEMO_HELP),
+        (&["stand-in"], STAND_IN_OPTIONS, STAND_IN_HELP),
+    ];
+
+    /// Whether `help` has `flag` as a word of its own (`--listen`, not a
+    /// prefix of `--listen-x`).
+    fn mentions(help: &str, flag: &str) -> bool {
+        let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-');
+        help.match_indices(flag)
+            .any(|(at, _)| !part(help[..at].chars().next_back()) && !part(help[at + flag.len()..].chars().next()))
+    }
+
+    #[test]
+    fn every_option_is_in_the_help() {
+        for (command, options, help) in COMMANDS {
+            for (long, short) in options {
+                // A command's own --help is documented once, in the main
+                // help ("-h, --help ... also: COMMAND --help").
+                let help = if *long == "help" { HELP } else { help };
+                assert!(
+                    mentions(help, &format!("--{long}")),
+                    "{command:?}: --{long} is not in its help"
+                );
+                if let Some(c) = short {
+                    assert!(mentions(help, &format!("-{c}")), "{command:?}: -{c} is not in its help");
+                }
+            }
+        }
+        assert!(HELP.contains("also: COMMAND --help"));
+    }
+
+    /// Every option in the lists reaches an arm of its parser (an entry
+    /// without one would be refused like an unknown option).
+    #[test]
+    fn every_listed_option_is_parsed() {
+        for (command, options, _) in COMMANDS {
+            for (long, short) in options {
+                let flags = std::iter::once(format!("--{long}")).chain(short.map(|c| format!("-{c}")));
+                for flag in flags {
+                    let args = command.iter().copied().chain([flag.as_str(), "x"]);
+                    let result = from_args(args);
+                    assert!(
+                        !matches!(result, Err(lexopt::Error::UnexpectedOption(_))),
+                        "{command:?} {flag}: {result:?}"
+                    );
+                }
+            }
+        }
+        // The check above can fail: an option a command does not take.
+        assert!(matches!(
+            from_args(["demo", "--state", "x"]),
+            Err(lexopt::Error::UnexpectedOption(_))
+        ));
     }
 }

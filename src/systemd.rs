@@ -57,7 +57,12 @@ pub(crate) async fn heartbeat(app: Arc<App>, shutdown: CancellationToken) {
 pub const STATUS_EVERY: Duration = Duration::from_secs(10);
 
 /// The heartbeat's loop, apart from what it sends (tests count pings).
-pub(crate) async fn beat(ping_every: Option<Duration>, ping: impl Fn(), refresh: impl Fn(), shutdown: CancellationToken) {
+pub(crate) async fn beat(
+    ping_every: Option<Duration>,
+    ping: impl Fn(),
+    refresh: impl Fn(),
+    shutdown: CancellationToken,
+) {
     use tokio::time::MissedTickBehavior;
     // Without a watchdog the ping timer never fires.
     let mut pings = tokio::time::interval(ping_every.unwrap_or(Duration::from_secs(86400)));

@@ -1,7 +1,8 @@
 //! Arbitrary text → the sanitizer's fast paths (Mastodon's own markup
 //! without a parser, URLs already in canonical form): wherever they answer,
 //! the answer is byte for byte what the parsers give for the same input
-//! (`sanitize::clean_html_parsed`, `sanitize::url_parsed`).
+//! (`sanitize::clean_html_parsed`, `sanitize::url_parsed`), and the URL
+//! is safe in every HTML context (`fuzz_checks::RULES`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,5 +15,9 @@ fuzz_target!(|data: &[u8]| {
     if let Some(fast) = sanitize::clean_html_fast(text) {
         assert_eq!(fast, sanitize::clean_html_parsed(text), "HTML input: {text:?}");
     }
-    assert_eq!(sanitize::url(text), sanitize::url_parsed(text), "URL input: {text:?}");
+    let url = sanitize::url(text);
+    assert_eq!(url, sanitize::url_parsed(text), "URL input: {text:?}");
+    if let Err(e) = fuzz_checks::RULES.url(&url) {
+        panic!("{e}\n  URL input: {text:?}");
+    }
 });

@@ -288,39 +288,8 @@ pub fn url_fields(answer: &Value) -> Vec<String> {
     out
 }
 
-/// Tokenizes `html` as a browser would and returns its start tags with
-/// their attributes (name, value).
-pub fn start_tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
-    use html5ever::tendril::StrTendril;
-    use html5ever::tokenizer::{BufferQueue, StartTag, TagToken, Token, TokenSink, TokenSinkResult, Tokenizer};
-    use std::cell::RefCell;
-
-    type Tag = (String, Vec<(String, String)>);
-    #[derive(Default)]
-    struct Tags(RefCell<Vec<Tag>>);
-    impl TokenSink for Tags {
-        type Handle = ();
-        fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
-            if let TagToken(t) = token
-                && t.kind == StartTag
-            {
-                let attrs = t
-                    .attrs
-                    .iter()
-                    .map(|a| (a.name.local.to_string(), a.value.to_string()))
-                    .collect();
-                self.0.borrow_mut().push((t.name.to_string(), attrs));
-            }
-            TokenSinkResult::Continue
-        }
-    }
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    let tok = Tokenizer::new(Tags::default(), Default::default());
-    let _ = tok.feed(&input);
-    tok.end();
-    tok.sink.0.take()
-}
+/// Tokenizes HTML as a browser would: its start tags with their attributes.
+pub use html_checks::start_tags;
 
 /// The `href`s of HTML's links, as a browser reads them.
 pub fn hrefs(html: &str) -> Vec<String> {

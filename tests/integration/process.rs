@@ -1,6 +1,10 @@
-//! The built binary as a process: config reload on SIGHUP, bounded memory
-//! under a huge upstream body, and a state file that survives `kill -9`.
+//! The built binary as a process, the one place it is tested in this suite:
+//! socket activation under the real `systemd-socket-activate`, the command
+//! line (config errors, `lookup`), the notify protocol, config reload on
+//! SIGHUP, bounded memory under a huge upstream body, and a state file that
+//! survives `kill -9`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,6 +76,188 @@ fn write_config(dir: &Path, url: &str, extra: &str) -> PathBuf {
     .expect("config");
     cfg
 }
+
+// ---------------------------------------------------------------------
+// Socket activation and the command line.
+
+/// Runs the built binary as systemd would: `systemd-socket-activate`
+/// passes the listening socket as fd 3.
+#[test]
+fn socket_activation_with_the_real_binary() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _config) = rt.block_on(standin("a-simple-thread", true));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    let state = dir.path().join("state.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"url": "{}", "userid": "{AUTHOR}", "blog_url": "https://blog.example.org"}}"#,
+            s.url()
+        ),
+    )
+    .expect("config");
+    let sock = dir.path().join("mc.sock");
+    let mut child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&sock)
+        .arg(binary())
+        .arg(&cfg)
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("systemd-socket-activate (Debian package systemd)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = rt.block_on(fcgi_get(&sock, "/2026/07/01/slow-bread/comments.json"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["stats"]["replies"], 5);
+    // Under systemd the daemon would be stopped with SIGTERM: it flushes the state.
+    let pid = child.id() as i32;
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "clean exit on SIGTERM; stderr:\n{stderr}"
+    );
+    let saved = std::fs::read_to_string(&state).unwrap_or_default();
+    assert!(saved.contains("116843781319371281"), "state flushed: {saved}\n{stderr}");
+    assert!(!stderr.contains("192.0.2.1"), "reader addresses are never logged");
+}
+
+#[test]
+fn refuses_to_start_without_exactly_one_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, r#"{"url": "https://mastodon.example"}"#).expect("config");
+    let out = Command::new(binary())
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .env_remove("LISTEN_FDS")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no socket to listen on") && err.contains("--listen"),
+        "{err}"
+    );
+
+    // systemd-socket-activate starts the program on the first connection.
+    let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+    let child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&a)
+        .arg("-l")
+        .arg(&b)
+        .arg(binary())
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("systemd-socket-activate");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !a.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _conn = std::os::unix::net::UnixStream::connect(&a).expect("connect");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("passed 2 sockets"), "{err}");
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, r#"{"url": "mastodon.social"}"#).expect("config");
+    let out = Command::new(binary())
+        .arg(&cfg)
+        .arg("--listen")
+        .arg(dir.path().join("s"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#""url" must be an absolute https URL, got "mastodon.social""#),
+        "{err}"
+    );
+}
+
+#[test]
+fn lookup_prints_the_answer_once() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _config) = rt.block_on(standin("a-simple-thread", true));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"url": "{}", "userid": "{AUTHOR}", "token": "t"}}"#, s.url()),
+    )
+    .expect("config");
+    let out = std::thread::scope(|_| {
+        Command::new(binary())
+            .args(["lookup", "--config"])
+            .arg(&cfg)
+            .arg("https://blog.example.org/2026/07/01/slow-bread/")
+            .output()
+            .expect("run")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(v["stats"]["replies"], 5);
+    assert!(stderr.contains("root post 116843781319371281"), "{stderr}");
+    assert!(!stderr.contains("Bearer") && !stdout.contains("\"t\""));
+    s.set_mode(Mode::Ok);
+}
+
+/// A server that reads nothing to anonymous callers (GoToSocial): `lookup`
+/// says a token is required and exits non-zero.
+#[test]
+fn lookup_says_when_the_server_requires_a_token() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _config) = rt.block_on(standin("a-simple-thread", false));
+    s.set_require_token(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, format!(r#"{{"url": "{}", "userid": "{AUTHOR}"}}"#, s.url())).expect("config");
+    let out = Command::new(binary())
+        .args(["lookup", "--config"])
+        .arg(&cfg)
+        .arg("https://blog.example.org/2026/07/01/slow-bread/")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("this server requires the author's access token"),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------
+// Signals, memory, the state file, the notify protocol.
 
 #[test]
 fn sighup_reloads_the_config_and_keeps_the_old_one_when_invalid() {

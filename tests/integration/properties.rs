@@ -11,293 +11,16 @@ use mastodon_comments::{Config, render, sanitize};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::common::start_tags;
-
 const CASES: u32 = 256;
 
 // ---------------------------------------------------------------------
-// Invariant checks, shared by the properties below.
+// Invariant checks: the answer's HTML safety, shared with the fuzz
+// targets (html-checks/).
 
-/// Tags comment HTML may hold: Mastodon's markup plus the emoji `<img>`.
-const TAGS: &[&str] = &[
-    "p",
-    "br",
-    "a",
-    "span",
-    "del",
-    "s",
-    "pre",
-    "blockquote",
-    "code",
-    "b",
-    "strong",
-    "u",
-    "i",
-    "em",
-    "ul",
-    "ol",
-    "li",
-    "ruby",
-    "rt",
-    "rp",
-    "img",
-];
-/// Attributes comment HTML may hold (no `on*`, no `style`).
-const ATTRIBUTES: &[&str] = &["href", "class", "rel", "src", "alt", "title", "draggable"];
-
-/// A URL field: `""`, or absolute http(s) that cannot leave a quoted
-/// attribute.
-fn url_ok(u: &str) -> Result<(), String> {
-    if u.is_empty() {
-        return Ok(());
-    }
-    if !(u.starts_with("http://") || u.starts_with("https://")) {
-        return Err(format!("not http(s): {u:?}"));
-    }
-    if u.contains(['"', '\'', '<', '>', '`', '\\']) || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("unsafe character in URL {u:?}"));
-    }
-    if u.len() > MAX_URL_BYTES {
-        return Err(format!("URL longer than {MAX_URL_BYTES}: {}", u.len()));
-    }
-    url_contexts_ok(u)
-}
-
-/// Sanitized HTML: no quote character at all (so it can never close a
-/// page's quoted attribute); every `<` that opens a tag opens an allowed
-/// one, with allowed attributes; links and images point to safe URLs.
-fn html_ok(html: &str) -> Result<(), String> {
-    if html.contains('\0') {
-        return Err(format!("NUL in {html:?}"));
-    }
-    if html.contains(['"', '\'']) {
-        return Err(format!("a quote in emitted HTML {html:?}"));
-    }
-    if html.to_ascii_lowercase().contains("<script") {
-        return Err(format!("<script in {html:?}"));
-    }
-    let tags = start_tags(html);
-    let openers = html
-        .as_bytes()
-        .windows(2)
-        .filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())
-        .count();
-    if tags.len() != openers {
-        return Err(format!(
-            "{openers} tag openers but {} start tags in {html:?}",
-            tags.len()
-        ));
-    }
-    for (name, attrs) in tags {
-        if !TAGS.contains(&name.as_str()) {
-            return Err(format!("tag {name:?} in {html:?}"));
-        }
-        for (attr, value) in attrs {
-            if !ATTRIBUTES.contains(&attr.as_str()) {
-                return Err(format!("attribute {attr:?} in {html:?}"));
-            }
-            if attr == "href" || attr == "src" {
-                if value.is_empty() {
-                    return Err(format!("empty {attr} in {html:?}"));
-                }
-                url_ok(&value)?;
-            }
-            // URL attributes are checked above (an http(s) URL may well
-            // hold "javascript:" in its path); any other must not.
-            else if value.to_ascii_lowercase().contains("javascript:") {
-                return Err(format!("javascript: in an attribute of {html:?}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Tag names a browser must never see come out of an answer string.
-const FORBIDDEN_TAGS: &[&str] = &[
-    "script", "iframe", "frame", "object", "embed", "svg", "math", "style", "form", "input", "button", "base", "meta",
-    "link", "template", "dialog", "textarea", "select", "video", "audio", "source",
-];
-
-/// A string of the answer put into a page the naive way: as element
-/// content, or inside a double- or single-quoted attribute of elements
-/// that load something, before or after the attribute that loads. As
-/// content, no element may come out that is not on the allow-list and no
-/// attribute may run script or style. Inside an attribute, the element
-/// keeps exactly its own attributes, with their values.
-fn contexts_ok(s: &str) -> Result<(), String> {
-    pages_ok(s, [format!("<div>{s}</div>")])?;
-    const ELEMENTS: [(&str, &str, &str, &str); 6] = [
-        ("div", "title", "class", "box"),
-        ("img", "alt", "src", "/ok.png"),
-        ("a", "title", "href", "/article"),
-        ("script", "data-x", "src", "/widget.js"),
-        ("iframe", "title", "src", "/frame"),
-        ("link", "title", "href", "/style.css"),
-    ];
-    for (element, field, own, value) in ELEMENTS {
-        for q in ['"', '\''] {
-            for page in [
-                format!("<{element} {field}={q}{s}{q} {own}={q}{value}{q}>"),
-                format!("<{element} {own}={q}{value}{q} {field}={q}{s}{q}>"),
-            ] {
-                let tags = start_tags(&page);
-                let Some((name, attrs)) = tags.first() else {
-                    return Err(format!("no element in {page:?}"));
-                };
-                let names: Vec<&str> = attrs.iter().map(|(n, _)| n.as_str()).collect();
-                let own_value = attrs.iter().find(|(n, _)| n == own).map(|(_, v)| v.as_str());
-                if name != element || attrs.len() != 2 || !names.contains(&field) || own_value != Some(value) {
-                    return Err(format!("{s:?} changed the attributes of {page:?}: <{name}> {attrs:?}"));
-                }
-                if tags.len() > 1 && element != "script" && element != "iframe" {
-                    return Err(format!("{s:?} added an element in {page:?}: {tags:?}"));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A URL field in the contexts any string may go, and as a link or image
-/// target.
-fn url_contexts_ok(s: &str) -> Result<(), String> {
-    contexts_ok(s)?;
-    pages_ok(
-        s,
-        [
-            format!("<a href=\"{s}\">x</a>"),
-            format!("<img alt='' src='{s}'>"),
-            format!("<a href={s}>x</a>"),
-        ],
-    )
-}
-
-fn pages_ok<const N: usize>(s: &str, pages: [String; N]) -> Result<(), String> {
-    for page in pages {
-        for (i, (tag, attrs)) in start_tags(&page).iter().enumerate() {
-            if i > 0 && (FORBIDDEN_TAGS.contains(&tag.as_str()) || !TAGS.contains(&tag.as_str())) {
-                return Err(format!("<{tag}> from {s:?} in {page:?}"));
-            }
-            for (name, value) in attrs {
-                let v = value.trim().to_ascii_lowercase();
-                let script_url = ["javascript:", "data:", "vbscript:"].iter().any(|p| v.starts_with(p));
-                let active = (name.starts_with("on") || matches!(name.as_str(), "style" | "srcdoc" | "formaction"))
-                    && !v.is_empty();
-                if active || (matches!(name.as_str(), "href" | "src" | "action" | "xlink:href") && script_url) {
-                    return Err(format!("attribute {name}={value:?} on <{tag}> from {s:?} in {page:?}"));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Escaped plain text: no markup, no quote to close an attribute.
-fn text_ok(s: &str) -> Result<(), String> {
-    if s.contains(['<', '>', '"', '\'', '\0']) {
-        return Err(format!("unescaped character in {s:?}"));
-    }
-    Ok(())
-}
-
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Result<&'a str, String> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{pointer} is not a string in {v}"))
-}
-
-fn strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
-        Value::Object(o) => o.iter().for_each(|(k, v)| {
-            out.push(k.clone());
-            strings(v, out);
-        }),
-        _ => {}
-    }
-}
-
-/// The whole answer: JSON, every string safe, every URL field safe, the
-/// thread hangs together (each `reply_to` chain reaches the root).
-fn answer_ok(bytes: &[u8]) -> Result<Value, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("answer is not JSON: {e}"))?;
-    let mut all = Vec::new();
-    strings(&v, &mut all);
-    for s in &all {
-        if s.contains('\0') || s.to_ascii_lowercase().contains("<script") {
-            return Err(format!("unsafe string {s:?}"));
-        }
-        // The invariant behind every context: no quote to close one with.
-        if s.contains(['"', '\'']) {
-            return Err(format!("a quote in answer string {s:?}"));
-        }
-        contexts_ok(s)?;
-    }
-    url_ok(str_at(&v, "/stats/url")?)?;
-    let root = str_at(&v, "/stats/root")?.to_string();
-    let Some(comments) = v["comments"].as_object() else {
-        return if v["comments"].is_null() {
-            Ok(v.clone())
-        } else {
-            Err("comments is neither object nor null".into())
-        };
-    };
-    if v.pointer("/stats/replies").and_then(Value::as_u64) != Some(comments.len() as u64) {
-        return Err("stats.replies is not the number of comments".into());
-    }
-    for (id, c) in comments {
-        if !render::valid_id(id) {
-            return Err(format!("comment id {id:?}"));
-        }
-        for f in ["/author/avatar", "/author/url", "/url"] {
-            url_ok(str_at(c, f)?).map_err(|e| format!("{f}: {e}"))?;
-        }
-        for f in ["/author/display_name", "/toot", "/spoiler_text"] {
-            html_ok(str_at(c, f)?).map_err(|e| format!("{f}: {e}"))?;
-        }
-        text_ok(str_at(c, "/author/acct")?)?;
-        if str_at(c, "/root")? != root {
-            return Err(format!("comment {id} has another root"));
-        }
-        let date = str_at(c, "/date")?;
-        if !(date.is_empty() || (date.len() == 24 && date.ends_with('Z'))) {
-            return Err(format!("date {date:?}"));
-        }
-        for m in c["media"].as_array().ok_or("media is not an array")? {
-            url_ok(str_at(m, "/url")?)?;
-            url_ok(str_at(m, "/preview_url")?)?;
-            text_ok(str_at(m, "/description")?)?;
-        }
-    }
-    Ok(v)
-}
-
-/// The thread hangs together: from every comment, following `reply_to`
-/// reaches the root (no cycle for a page script to loop on, no comment cut
-/// off from the thread).
-fn thread_ok(v: &Value) -> Result<(), String> {
-    let root = str_at(v, "/stats/root")?;
-    let Some(comments) = v["comments"].as_object() else {
-        return Ok(());
-    };
-    for id in comments.keys() {
-        let mut at = id.as_str();
-        for _ in 0..=comments.len() {
-            if at == root {
-                break;
-            }
-            at = comments
-                .get(at)
-                .and_then(|c| c["reply_to"].as_str())
-                .ok_or_else(|| format!("reply_to chain from {id} leaves the thread at {at:?}"))?;
-        }
-        if at != root {
-            return Err(format!("reply_to chain from {id} does not reach the root {root}"));
-        }
-    }
-    Ok(())
-}
+const RULES: html_checks::Rules = html_checks::Rules {
+    max_url_bytes: MAX_URL_BYTES,
+    valid_id: render::valid_id,
+};
 
 fn rendered(root: &Value, context: &Value) -> Result<Option<Vec<u8>>, TestCaseError> {
     let status = serde_json::to_vec(root).expect("json");
@@ -730,7 +453,7 @@ proptest! {
     #[test]
     fn escape_leaves_nothing_to_break_out_with(s in nasty()) {
         let out = sanitize::escape(&s);
-        prop_assert!(text_ok(&out).is_ok(), "{}", out);
+        prop_assert!(html_checks::text(&out).is_ok(), "{}", out);
         let back = out
             .replace("&lt;", "<")
             .replace("&gt;", ">")
@@ -743,7 +466,7 @@ proptest! {
     #[test]
     fn content_is_allow_listed_html(s in nasty(), emojis in emojis()) {
         let out = sanitize::content(&s, &emojis);
-        if let Err(e) = html_ok(&out) {
+        if let Err(e) = RULES.html(&out) {
             prop_assert!(false, "{}\n  input: {:?}", e, s);
         }
     }
@@ -765,21 +488,21 @@ proptest! {
     #[test]
     fn text_is_escaped_with_emoji_images_only(s in nasty(), emojis in emojis()) {
         let out = sanitize::text(&s, &emojis);
-        if let Err(e) = html_ok(&out) {
+        if let Err(e) = RULES.html(&out) {
             prop_assert!(false, "{}\n  input: {:?}", e, s);
         }
         // The only markup is the emoji image.
         let tags = out.matches('<').count();
         prop_assert_eq!(tags, out.matches("<img class=emoji src=http").count(), "{}", out);
         if emojis.is_empty() {
-            prop_assert!(text_ok(&out).is_ok(), "{}", out);
+            prop_assert!(html_checks::text(&out).is_ok(), "{}", out);
         }
     }
 
     #[test]
     fn urls_are_http_and_inert(raw in nasty_url()) {
         let out = sanitize::url(&raw);
-        prop_assert!(url_ok(&out).is_ok(), "{:?} -> {:?}", raw, out);
+        prop_assert!(RULES.url(&out).is_ok(), "{:?} -> {:?}", raw, out);
         prop_assert_eq!(sanitize::url(&out), out.clone(), "idempotent");
     }
 
@@ -791,13 +514,13 @@ proptest! {
     #[test]
     fn urls_of_any_text_are_http_and_inert(raw in any::<String>()) {
         let out = sanitize::url(&raw);
-        prop_assert!(url_ok(&out).is_ok(), "{:?} -> {:?}", raw, out);
+        prop_assert!(RULES.url(&out).is_ok(), "{:?} -> {:?}", raw, out);
     }
 
     #[test]
     fn rendered_answers_are_safe((root, context, n) in thread()) {
         let Some(out) = rendered(&root, &context)? else { return Ok(()) };
-        let v = match answer_ok(&out) {
+        let v = match RULES.answer(&out) {
             Ok(v) => v,
             Err(e) => return Err(TestCaseError::fail(format!("{e}\n  answer: {}", String::from_utf8_lossy(&out)))),
         };
@@ -826,7 +549,7 @@ proptest! {
     fn rendered_threads_reach_the_root((root, context, _n) in thread()) {
         let Some(out) = rendered(&root, &context)? else { return Ok(()) };
         let v: Value = serde_json::from_slice(&out).expect("answer is JSON");
-        if let Err(e) = thread_ok(&v) {
+        if let Err(e) = html_checks::thread(&v) {
             return Err(TestCaseError::fail(format!("{e}\n  answer: {}", String::from_utf8_lossy(&out))));
         }
     }
