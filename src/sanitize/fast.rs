@@ -434,4 +434,86 @@ mod tests {
         }
         assert!(!canonical_url(&over_cap), "over the cap");
     }
+
+    /// Mastodon's own markup takes the fast path, and comes out as ammonia
+    /// writes it: mentions, hashtags, shortened links with their hidden
+    /// parts, quote lines, line breaks, the references Mastodon writes in
+    /// text and in links, a no-break space, inline formatting, plain text.
+    #[test]
+    fn mastodon_markup_takes_the_fast_path() {
+        let corpus = [
+            r#"<p>Hi <span class="h-card" translate="no"><a href="https://m.example/@nadia" class="u-url mention">@<span>nadia</span></a></span> &amp; &lt;3 &gt; &quot;q&quot; &#39;s&#39; &apos;t&apos;&nbsp;!</p><p>line<br />two<br>three</p>"#,
+            r#"<p><a href="https://m.example/tags/bread" class="mention hashtag" rel="tag">#<span>bread</span></a></p>"#,
+            r#"<p><a href="https://ok.example/a?b=1&amp;c=2" target="_blank" rel="nofollow noopener" translate="no"><span class="invisible">https://</span><span class="ellipsis">ok.example/a</span><span class="invisible">?b=1&amp;c=2</span></a></p>"#,
+            r#"<p class="quote-inline">RE: <a href="https://m.example/@a/1" target="_blank" rel="nofollow noopener" translate="no">m.example/@a/1</a></p>"#,
+            "<p>«\u{a0}bonjour\u{a0}»</p>",
+            "<p><strong>b</strong> <b>b</b> <em>i</em> <i>i</i> <u>u</u> <code>c</code> <del>d</del> <s>s</s></p>",
+            "plain text",
+        ];
+        for html in corpus {
+            assert_eq!(clean(html), Some(clean_html_parsed(html)), "{html:?}");
+        }
+    }
+
+    /// The URLs Mastodon sends are taken as they are, without the URL
+    /// parser: profiles, statuses, tags, media, queries, fragments,
+    /// percent escapes, host names with digits and hyphens, up to the
+    /// length cap; and each is exactly what the parser gives.
+    #[test]
+    fn mastodon_urls_are_taken_as_they_are() {
+        let head = "https://m.example/";
+        let at_cap = format!("{head}{}", "a".repeat(MAX_URL_BYTES - head.len()));
+        for raw in [
+            "https://m.example/@nadia",
+            "https://m.example/@nadia/109876543210",
+            "http://m.example/users/nadia/statuses/1",
+            "https://m.example/tags/bread",
+            "https://files.m-2.example/media_attachments/files/109/876/original/ab12cd.png",
+            "https://m.example/@nadia/1#reply",
+            "https://ok.example/a?b=1&c=2",
+            "https://ok.example/a?b=1#c",
+            "https://m.example/a%20b%C3%A9?q=%2F#%3a",
+            "https://m.example/~x/(y)/a;b=c,d/*+$!:@-._",
+            "https://1a.example/x",
+            at_cap.as_str(),
+        ] {
+            assert!(canonical_url(raw), "{raw:?}");
+            assert_eq!(url_parsed(raw), raw, "{raw:?}");
+        }
+    }
+
+    /// A host label with `--` (punycode is `xn--`) goes through the URL
+    /// parser, which checks that it decodes: one that does not is dropped,
+    /// never taken as it is.
+    #[test]
+    fn a_punycode_host_goes_through_the_parser() {
+        for raw in [
+            "https://xn--zz.example/x",
+            "https://a.xn--zz/x",
+            "https://xn--a-.example/x",
+        ] {
+            assert!(!canonical_url(raw), "{raw:?}");
+            assert_eq!(url(raw), "", "{raw:?}");
+        }
+        assert_eq!(
+            url("https://xn--bcher-kva.example/x"),
+            "https://xn--bcher-kva.example/x"
+        );
+    }
+
+    /// A control character in an attribute value sends the tag to the
+    /// parser: html5ever turns NUL into U+FFFD, which [`url`] keeps (and
+    /// encodes) where it would trim a NUL, so the fast path gives up on it.
+    #[test]
+    fn a_control_character_in_an_attribute_value_goes_to_the_parser() {
+        for html in [
+            "<p><a href=\"https://x.example/a\0\">x</a></p>",
+            "<p><a href=\"\0https://x.example/a\">x</a></p>",
+            "<p><span class=\"h-card\u{1}\">x</span></p>",
+        ] {
+            assert_eq!(clean(html), None, "{html:?}");
+        }
+        let parsed = clean_html_parsed("<p><a href=\"https://x.example/a\0\">x</a></p>");
+        assert!(parsed.contains("https://x.example/a%EF%BF%BD"), "{parsed}");
+    }
 }

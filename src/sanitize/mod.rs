@@ -623,4 +623,50 @@ mod tests {
         assert_eq!(text(":ok then :ok", &ok), ":ok then :ok");
         assert_eq!(text(":ok then :ok:", &ok).matches("<img").count(), 1);
     }
+
+    /// Mastodon's own markup takes the parser-free path, and both paths
+    /// write the same bytes for it.
+    #[test]
+    fn mastodon_markup_takes_the_fast_path_to_the_same_bytes() {
+        let html = r#"<p>Hi <span class="h-card" translate="no"><a href="https://m.example/@nadia" class="u-url mention">@<span>nadia</span></a></span></p>"#;
+        let fast = clean_html_fast(html).expect("Mastodon's markup takes the fast path");
+        assert_eq!(fast, clean_html_parsed(html));
+        assert_eq!(clean_html(html), fast);
+    }
+
+    /// A shortcode may hold letters, digits and underscores, as
+    /// Mastodon's do (`blob_cat_2`); nothing else, and never nothing.
+    #[test]
+    fn a_shortcode_is_letters_digits_and_underscores() {
+        let cat = [emoji("blob_cat_2", "https://f.example/c.png")];
+        assert_eq!(
+            text(":blob_cat_2:", &cat),
+            "<img class=emoji src=https://f.example/c.png alt=:blob_cat_2: title=:blob_cat_2: draggable=false>"
+        );
+        assert!(is_shortcode("blob_cat_2"));
+        for bad in ["", "blob-cat", "blob cat", "blob:cat", "é"] {
+            assert!(!is_shortcode(bad), "{bad:?}");
+        }
+    }
+
+    /// Two colons with nothing between them are never an emoji, whatever
+    /// the shortcodes known: an emoji needs a name.
+    #[test]
+    fn two_colons_with_nothing_between_are_never_an_emoji() {
+        let known = HashMap::from([("", "https://f.example/e.png".to_string())]);
+        let mut out = String::new();
+        emoji_in_text("a :: b", &known, &mut out);
+        assert_eq!(out, "a :: b");
+    }
+
+    /// A tag cut off at the end of the input is copied to the end, never
+    /// read past it.
+    #[test]
+    fn a_tag_cut_off_at_the_end_is_copied_to_the_end() {
+        assert_eq!(
+            finish(r#"<p>"a"</p><a href="https://x.example/"#, &[]),
+            "<p>&quot;a&quot;</p><a href=https://x.example/"
+        );
+        assert_eq!(finish(r#"'b' <br"#, &[]), "&#39;b&#39; <br");
+    }
 }
