@@ -17,6 +17,7 @@ use crate::cpu::{self, JobError};
 use crate::ctx::Ctx;
 use crate::deadline::Deadline;
 use crate::error::Error;
+use crate::ids::StatusId;
 use crate::limits;
 use crate::mastodon::model::{self, Context, Status};
 use crate::mastodon::{Mastodon, UpstreamError};
@@ -64,7 +65,7 @@ pub struct App {
     state: Arc<State>,
     discovery: Discovery,
     cache: AnswerCache,
-    fetches: Coalescer<String, Result<Entry, UpstreamError>>,
+    fetches: Coalescer<StatusId, Result<Entry, UpstreamError>>,
     lists: Arc<AuthorLists>,
     /// Replies awaiting the author's approval; what the instance is known
     /// to support is kept across reloads for the same account.
@@ -284,7 +285,7 @@ impl App {
 
     /// The answer for a root: fresh from the cache, else fetched (once for
     /// all concurrent askers), else the last good one, else the error.
-    async fn thread(&self, live: &Live, root: &str, deadline: Deadline) -> Result<(Entry, Source), UpstreamError> {
+    async fn thread(&self, live: &Live, root: &StatusId, deadline: Deadline) -> Result<(Entry, Source), UpstreamError> {
         let cached = self.cache.get(root);
         if let Some((entry, Freshness::Fresh)) = cached {
             return Ok((entry, Source::Cache));
@@ -294,7 +295,7 @@ impl App {
             policy: live.policy.clone(),
             pending: self.pending.clone(),
             lists: self.lists.clone(),
-            root: root.to_string(),
+            root: root.clone(),
         };
         // The fetch is shared by everyone asking meanwhile and outlives a
         // reader who gives up, so it has a deadline of its own: the
@@ -302,7 +303,7 @@ impl App {
         let shared = Deadline::after(live.ctx.config.timeout);
         let fetched = deadline
             .bound(self.fetches.run(
-                root.to_string(),
+                root.clone(),
                 move || async move { job.fetch(shared).await },
                 Err(UpstreamError::Bug),
             ))
@@ -341,7 +342,7 @@ struct Thread {
     policy: Arc<Policy>,
     pending: Arc<PendingReplies>,
     lists: Arc<AuthorLists>,
-    root: String,
+    root: StatusId,
 }
 
 impl Thread {
@@ -391,14 +392,14 @@ impl Thread {
 
 /// The CPU part of an answer: decode, filter, sanitize, serialize.
 fn render_thread(
-    root: &str,
+    root: &StatusId,
     status: &[u8],
     context: &[u8],
     rules: Rules<'_>,
     until: std::time::Instant,
 ) -> Result<(Bytes, Bytes), UpstreamError> {
     let status: Status = serde_json::from_slice(status).map_err(|e| UpstreamError::Body(e.to_string()))?;
-    if status.id != root {
+    if *root != *status.id {
         return Err(UpstreamError::Body(format!("asked for status {root}, got another id")));
     }
     // One entry that is not a status (Akkoma's `null` for a post it cannot

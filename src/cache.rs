@@ -8,6 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::ids::StatusId;
+
 /// A rendered answer, serialized once per fill.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -38,7 +40,7 @@ pub(crate) struct AnswerCache {
 
 #[derive(Debug)]
 struct Answers {
-    map: HashMap<String, Entry>,
+    map: HashMap<StatusId, Entry>,
     fresh: Duration,
     keep: Duration,
     max_entries: usize,
@@ -76,7 +78,7 @@ impl AnswerCache {
     }
 
     /// The entry for a root and how fresh it is; `None` past `keep`.
-    pub fn get(&self, root: &str) -> Option<(Entry, Freshness)> {
+    pub fn get(&self, root: &StatusId) -> Option<(Entry, Freshness)> {
         let mut a = self.inner.lock().ok()?;
         let (fresh, keep) = (a.fresh, a.keep);
         let e = a.map.get(root)?;
@@ -94,7 +96,7 @@ impl AnswerCache {
         Some((e.clone(), f))
     }
 
-    pub fn insert(&self, root: &str, entry: Entry) {
+    pub fn insert(&self, root: &StatusId, entry: Entry) {
         let Ok(mut a) = self.inner.lock() else { return };
         if a.map.len() >= a.max_entries && !a.map.contains_key(root) {
             let keep = a.keep;
@@ -105,7 +107,7 @@ impl AnswerCache {
                 a.map.remove(&oldest);
             }
         }
-        a.map.insert(root.to_string(), entry);
+        a.map.insert(root.clone(), entry);
     }
 
     #[cfg(test)]
@@ -118,6 +120,10 @@ impl AnswerCache {
 mod tests {
     use super::*;
 
+    fn id(s: &str) -> StatusId {
+        StatusId::parse(s).expect("an id")
+    }
+
     #[tokio::test(start_paused = true)]
     async fn answers_go_stale_then_expire_and_are_bounded() {
         let cache = AnswerCache::new(Duration::from_secs(60), Duration::from_secs(600), 2);
@@ -128,20 +134,20 @@ mod tests {
             fresh: true,
             refresh_after: None,
         };
-        cache.insert("a", entry());
-        assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Fresh));
+        cache.insert(&id("a"), entry());
+        assert_eq!(cache.get(&id("a")).map(|e| e.1), Some(Freshness::Fresh));
         // A reload makes every answer stale (re-rendered under the new
         // config) but keeps it for stale-if-error.
         cache.reconfigure(Duration::from_secs(60), Duration::from_secs(600), 2);
-        assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Stale));
-        cache.insert("a", entry());
+        assert_eq!(cache.get(&id("a")).map(|e| e.1), Some(Freshness::Stale));
+        cache.insert(&id("a"), entry());
         tokio::time::advance(Duration::from_secs(61)).await;
-        assert_eq!(cache.get("a").map(|e| e.1), Some(Freshness::Stale));
-        cache.insert("b", entry());
-        cache.insert("c", entry());
+        assert_eq!(cache.get(&id("a")).map(|e| e.1), Some(Freshness::Stale));
+        cache.insert(&id("b"), entry());
+        cache.insert(&id("c"), entry());
         assert_eq!(cache.len(), 2);
-        assert!(cache.get("a").is_none(), "the oldest entry was evicted");
+        assert!(cache.get(&id("a")).is_none(), "the oldest entry was evicted");
         tokio::time::advance(Duration::from_secs(600)).await;
-        assert!(cache.get("b").is_none());
+        assert!(cache.get(&id("b")).is_none());
     }
 }

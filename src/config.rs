@@ -14,6 +14,7 @@ use regex_lite::Regex;
 use serde::Deserialize;
 use url::Url;
 
+use crate::ids::StatusId;
 use crate::limits;
 use crate::query;
 
@@ -109,7 +110,7 @@ pub struct Config {
     /// Only links to this host (and port) count as article links.
     pub blog_url: Option<Url>,
     /// Explicit article path → root status id.
-    pub roots: BTreeMap<String, String>,
+    pub roots: BTreeMap<String, StatusId>,
     pub path_pattern: Option<Regex>,
     pub timeout: Duration,
     pub max_response_bytes: usize,
@@ -421,7 +422,7 @@ fn blog_url(raw: Option<String>) -> Result<Option<Url>, ConfigError> {
 
 /// `roots`: article (path or URL) → announcing status (id or URL on the
 /// instance).
-fn roots(raw: BTreeMap<String, String>, url: &Url) -> Result<BTreeMap<String, String>, ConfigError> {
+fn roots(raw: BTreeMap<String, String>, url: &Url) -> Result<BTreeMap<String, StatusId>, ConfigError> {
     let mut roots = BTreeMap::new();
     for (path, target) in raw {
         // Normalised exactly like request paths (percent-decoding,
@@ -490,7 +491,7 @@ fn hidden_statuses(raw: Vec<String>, url: &Url) -> Result<HashSet<String>, Confi
         // A status's page on the configured instance (`…/@alice@remote/ID`,
         // as the author sees it) names its id there: hide by id too.
         if let Some(id) = status_id_from(&s, url) {
-            hidden_statuses.insert(id);
+            hidden_statuses.insert(id.to_string());
         }
         hidden_statuses.insert(s);
     }
@@ -566,17 +567,17 @@ fn check_token<'a>(t: &'a str, what: &str) -> Result<&'a str, ConfigError> {
 
 /// Accepts `1234`, `https://instance/@user/1234` or
 /// `https://instance/users/user/statuses/1234` on the configured instance.
-pub(crate) fn status_id_from(target: &str, instance: &Url) -> Option<String> {
+pub(crate) fn status_id_from(target: &str, instance: &Url) -> Option<StatusId> {
     let target = target.trim();
-    if crate::ids::valid(target) {
-        return Some(target.to_string());
+    if let Some(id) = StatusId::parse(target) {
+        return Some(id);
     }
     let u = Url::parse(target).ok()?;
     if !u.host_str()?.eq_ignore_ascii_case(instance.host_str()?) {
         return None;
     }
     let last = u.path_segments()?.rfind(|s| !s.is_empty())?;
-    crate::ids::valid(last).then(|| last.to_string())
+    StatusId::parse(last)
 }
 
 #[cfg(test)]
@@ -682,12 +683,12 @@ mod tests {
                 "https://blog.example.org/e/": "105"}}"#,
         )
         .expect("valid");
-        assert_eq!(c.roots.get("/2018/12/01/post").map(String::as_str), Some("101"));
-        assert_eq!(c.roots.get("/b").map(String::as_str), Some("102"));
+        assert_eq!(c.roots.get("/2018/12/01/post").map(StatusId::as_str), Some("101"));
+        assert_eq!(c.roots.get("/b").map(StatusId::as_str), Some("102"));
         // Keys are normalised like request paths, so each can match.
-        assert_eq!(c.roots.get("/c").map(String::as_str), Some("103"));
-        assert_eq!(c.roots.get("/déjà").map(String::as_str), Some("104"));
-        assert_eq!(c.roots.get("/e").map(String::as_str), Some("105"));
+        assert_eq!(c.roots.get("/c").map(StatusId::as_str), Some("103"));
+        assert_eq!(c.roots.get("/déjà").map(StatusId::as_str), Some("104"));
+        assert_eq!(c.roots.get("/e").map(StatusId::as_str), Some("105"));
     }
 
     #[test]

@@ -25,6 +25,70 @@ pub fn order(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
+/// A status id, checked once where it enters the daemon (the config, the
+/// state file, an instance's answer, a `Link` header), so the config, the
+/// state, discovery and the API calls all hold ids of one kind and can
+/// never disagree about one. Ordered oldest first ([`order`]).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StatusId(Box<str>);
+
+impl StatusId {
+    /// The id `s` names, or `None` when it is not one ([`valid`]).
+    pub fn parse(s: &str) -> Option<StatusId> {
+        valid(s).then(|| StatusId(s.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Ord for StatusId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        order(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for StatusId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for StatusId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for StatusId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq<str> for StatusId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl serde::Serialize for StatusId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Refuses a string that is not an id, naming it; where one bad id must
+/// not cost its neighbours (the state file's lists), read strings and
+/// [`StatusId::parse`] them instead.
+impl<'de> serde::Deserialize<'de> for StatusId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        StatusId::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a status id")))
+    }
+}
+
 /// An account name the way the daemon compares them: spaces and a leading
 /// `@` dropped, lower case (`@Cat@Far.Example ` → `cat@far.example`). The
 /// config's blocked accounts, the author's blocks and mutes and each
@@ -61,9 +125,41 @@ mod tests {
         ] {
             assert!(valid(id), "{id}");
         }
-        for id in ["", "1 2", "1\"", "<b>", "1/2", "1.2", "é", &"1".repeat(MAX_LEN + 1)] {
+        for id in [
+            "",
+            "1 2",
+            "1\"",
+            "<b>",
+            r#"1"><img src=x>"#,
+            "1/2",
+            "1.2",
+            "é",
+            &"1".repeat(MAX_LEN + 1),
+        ] {
             assert!(!valid(id), "{id}");
         }
+    }
+
+    /// The newtype keeps exactly the ids [`valid`] accepts, in time
+    /// order, and reads and writes them as plain JSON strings.
+    #[test]
+    fn status_ids_are_checked_ordered_and_plain_strings() {
+        assert!(StatusId::parse("1/2").is_none());
+        assert!(StatusId::parse("").is_none());
+        let mut ids: Vec<StatusId> = ["100", "99", "116843781319371281", "7"]
+            .into_iter()
+            .filter_map(StatusId::parse)
+            .collect();
+        ids.sort();
+        let sorted: Vec<&str> = ids.iter().map(StatusId::as_str).collect();
+        assert_eq!(sorted, ["7", "99", "100", "116843781319371281"]);
+        let json = serde_json::to_string(&ids).expect("serialise");
+        assert_eq!(json, r#"["7","99","100","116843781319371281"]"#);
+        let back: Vec<StatusId> = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(back, ids);
+        let bad = serde_json::from_str::<StatusId>(r#""../x""#).expect_err("not an id");
+        assert!(bad.to_string().contains("not a status id"), "{bad}");
+        assert_eq!(format!("{} {:?}", ids[0], ids[0]), r#"7 "7""#);
     }
 
     #[test]

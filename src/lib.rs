@@ -27,7 +27,7 @@
 //! | [`cache`] | the last good answer per root |
 //! | [`state`] | the state file: bounded, expiring misses, atomic writes |
 //! | [`mastodon`] | the instance's API: bounded client, the calls, model |
-//! | [`ids`] | status ids and account names: checked and compared one way |
+//! | [`ids`] | status ids (`StatusId`) and account names: checked and compared one way |
 //! | [`deadline`] | the one deadline of a request |
 //! | [`cpu`] | decoding and rendering off the event loop, bounded |
 //! | [`moderation`] | the author's blocks and mutes, kept fresh in the background |

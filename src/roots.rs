@@ -18,7 +18,7 @@ use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::deadline::Deadline;
-use crate::ids::order as id_order;
+use crate::ids::StatusId;
 use crate::limits;
 use crate::mastodon::model::{self, Status};
 use crate::mastodon::{UpstreamError, decode_list};
@@ -101,7 +101,7 @@ pub fn announced(s: &Status, config: &Config, userid: Option<&str>) -> Vec<Strin
 #[derive(Default)]
 pub(crate) struct Discovery {
     scans: Coalescer<(), Result<(), UpstreamError>>,
-    searches: Coalescer<String, Result<Vec<String>, UpstreamError>>,
+    searches: Coalescer<String, Result<Vec<StatusId>, UpstreamError>>,
     /// When the next timeline scan may start.
     next_scan: Arc<Mutex<Option<Instant>>>,
     recent_searches: Mutex<VecDeque<Instant>>,
@@ -111,7 +111,7 @@ impl Discovery {
     /// The root id of an article, or `None` when it has none (yet). A miss
     /// is remembered only when every step that should have run did run and
     /// answered: a failed, timed-out or rate-limited step proves nothing.
-    pub async fn find(&self, ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Option<String>, UpstreamError> {
+    pub async fn find(&self, ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Option<StatusId>, UpstreamError> {
         if let Some(id) = ctx.config.roots.get(path) {
             return Ok(Some(id.clone()));
         }
@@ -189,7 +189,7 @@ impl Discovery {
 
     /// One search per article for every request asking meanwhile, with a
     /// deadline of its own.
-    async fn search(&self, ctx: &Ctx, path: &str) -> Result<Vec<String>, UpstreamError> {
+    async fn search(&self, ctx: &Ctx, path: &str) -> Result<Vec<StatusId>, UpstreamError> {
         let (c, p) = (ctx.clone(), path.to_string());
         let shared = Deadline::after(ctx.config.timeout);
         let job = move || async move {
@@ -203,7 +203,7 @@ impl Discovery {
 
     /// The instance says an announcing post is gone (404): forget it, so
     /// the article is looked up again.
-    pub(crate) fn forget(&self, ctx: &Ctx, path: &str, root: &str) {
+    pub(crate) fn forget(&self, ctx: &Ctx, path: &str, root: &StatusId) {
         ctx.state.remove_root(path, root);
     }
 
@@ -249,7 +249,7 @@ pub(crate) async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), U
     };
     let watermark = ctx.state.scanned_up_to();
     let mut max_id: Option<String> = None;
-    let mut newest: Option<String> = None;
+    let mut newest: Option<StatusId> = None;
     for _ in 0..ctx.config.scan_pages {
         let page = ctx
             .mastodon
@@ -261,18 +261,18 @@ pub(crate) async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), U
         }
         let mut reached_old = false;
         for s in &listed.statuses {
-            if !crate::ids::valid(&s.id) {
+            let Some(id) = StatusId::parse(&s.id) else {
                 continue;
+            };
+            if newest.as_ref().is_none_or(|n| id > *n) {
+                newest = Some(id.clone());
             }
-            if newest.as_deref().is_none_or(|n| id_order(&s.id, n).is_gt()) {
-                newest = Some(s.id.clone());
-            }
-            if watermark.as_deref().is_some_and(|w| id_order(&s.id, w).is_le()) {
+            if watermark.as_ref().is_some_and(|w| id <= *w) {
                 reached_old = true;
                 continue;
             }
             for article in announced(s, &ctx.config, Some(userid)) {
-                ctx.state.add_roots(&article, std::slice::from_ref(&s.id));
+                ctx.state.add_roots(&article, std::slice::from_ref(&id));
             }
         }
         match page.next_max_id {
@@ -288,7 +288,7 @@ pub(crate) async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), U
 
 /// Full-text search for the article (needs a token; finds statuses only on
 /// instances with Elasticsearch).
-pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<String>, UpstreamError> {
+pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<StatusId>, UpstreamError> {
     let q = match &ctx.config.blog_url {
         Some(blog) if path != "/" => format!("{}{}/", blog.as_str().trim_end_matches('/'), path),
         Some(blog) => blog.to_string(),
@@ -304,13 +304,13 @@ pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<Str
         other => other?,
     };
     let found = decode_list(found.value, deadline, "search results", model::decode_search).await?;
-    let mut ids: Vec<String> = found
+    let mut ids: Vec<StatusId> = found
         .statuses
         .iter()
         .filter(|s| announced(s, &ctx.config, ctx.userid()).iter().any(|a| a == path))
-        .map(|s| s.id.clone())
+        .filter_map(|s| StatusId::parse(&s.id))
         .collect();
-    ids.sort_by(|a, b| id_order(a, b));
+    ids.sort();
     Ok(ids)
 }
 

@@ -17,34 +17,59 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::ids::order as id_order;
+use crate::ids::StatusId;
 use crate::limits;
 
 /// The file's JSON. `roots` is the Go original's key and meaning.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct StateFile {
     #[serde(default, deserialize_with = "lists_or_null")]
-    roots: BTreeMap<String, Vec<String>>,
+    roots: BTreeMap<String, Vec<StatusId>>,
     /// Article path → Unix time of the lookup that found no root.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     misses: BTreeMap<String, u64>,
     /// Newest status id the timeline scan has indexed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    scanned_up_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "id_or_none")]
+    scanned_up_to: Option<StatusId>,
 }
 
 /// Go's encoding/json writes an empty (nil) list as `null`: read it as a
-/// miss like `[]`, not as a corrupt file.
-fn lists_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
-    let raw = BTreeMap::<String, Option<Vec<String>>>::deserialize(d)?;
-    Ok(raw.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
+/// miss like `[]`, not as a corrupt file. A string in a list that is not
+/// an id is dropped alone; the list is kept oldest first, once each.
+fn lists_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<StatusId>>, D::Error> {
+    let raw = BTreeMap::<String, Option<Vec<MaybeId>>>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let mut ids: Vec<StatusId> = v.unwrap_or_default().into_iter().filter_map(|m| m.0).collect();
+            ids.sort();
+            ids.dedup();
+            (k, ids)
+        })
+        .collect())
+}
+
+/// A string of a list, read without a copy: the id it is, if it is one.
+struct MaybeId(Option<StatusId>);
+
+impl<'de> Deserialize<'de> for MaybeId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(MaybeId(StatusId::parse(&s)))
+    }
+}
+
+/// A watermark that is not an id means "not scanned yet", not a corrupt
+/// file: the next scan writes a good one.
+fn id_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StatusId>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.and_then(|s| StatusId::parse(&s)))
 }
 
 /// What the state knows about an article path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Known {
     /// Root ids, oldest first.
-    Roots(Vec<String>),
+    Roots(Vec<StatusId>),
     /// Looked up recently and not found: do not ask upstream yet.
     RecentMiss,
     Unknown,
@@ -131,7 +156,8 @@ impl State {
             }
         };
         let mut data = data;
-        // The Go original stored misses as empty lists, for ever: look again.
+        // The Go original stored misses as empty lists, for ever: look again
+        // (so is a list none of whose entries was an id).
         let now = now_unix().saturating_sub(miss_retry.as_secs());
         let go_misses: Vec<String> = data
             .roots
@@ -143,11 +169,6 @@ impl State {
         for k in go_misses {
             data.roots.remove(&k);
             data.misses.insert(k, now);
-        }
-        for ids in data.roots.values_mut() {
-            ids.retain(|id| crate::ids::valid(id));
-            ids.sort_by(|a, b| id_order(a, b));
-            ids.dedup();
         }
         let state = State::with(data, Some(path.to_path_buf()), max_entries, miss_retry);
         let dropped = state.data.lock().map(|mut d| state.bound(&mut d)).unwrap_or(0);
@@ -203,7 +224,7 @@ impl State {
     }
 
     /// Records root ids for an article (kept oldest first, deduplicated).
-    pub fn add_roots(&self, path: &str, ids: &[String]) {
+    pub fn add_roots(&self, path: &str, ids: &[StatusId]) {
         if ids.is_empty() {
             return;
         }
@@ -211,7 +232,7 @@ impl State {
             let entry = d.roots.entry(path.to_string()).or_default();
             let before = entry.clone();
             entry.extend(ids.iter().cloned());
-            entry.sort_by(|a, b| id_order(a, b));
+            entry.sort();
             entry.dedup();
             let changed = *entry != before;
             changed | d.misses.remove(path).is_some()
@@ -230,7 +251,7 @@ impl State {
     }
 
     /// Removes a root that the instance says is gone (404).
-    pub(crate) fn remove_root(&self, path: &str, id: &str) {
+    pub(crate) fn remove_root(&self, path: &str, id: &StatusId) {
         self.change(|d| {
             let Some(ids) = d.roots.get_mut(path) else { return false };
             let before = ids.len();
@@ -243,16 +264,16 @@ impl State {
         });
     }
 
-    pub(crate) fn scanned_up_to(&self) -> Option<String> {
+    pub(crate) fn scanned_up_to(&self) -> Option<StatusId> {
         self.data.lock().ok()?.scanned_up_to.clone()
     }
 
-    pub(crate) fn set_scanned_up_to(&self, id: &str) {
+    pub(crate) fn set_scanned_up_to(&self, id: &StatusId) {
         self.change(|d| {
-            if d.scanned_up_to.as_deref().is_some_and(|old| id_order(old, id).is_ge()) {
+            if d.scanned_up_to.as_ref().is_some_and(|old| old >= id) {
                 return false;
             }
-            d.scanned_up_to = Some(id.to_string());
+            d.scanned_up_to = Some(id.clone());
             true
         });
     }
@@ -305,12 +326,9 @@ impl State {
         if over == 0 {
             return 0;
         }
-        let mut by_id: Vec<(&str, &String)> = d
-            .roots
-            .iter()
-            .map(|(k, ids)| (ids.first().map_or("", String::as_str), k))
-            .collect();
-        by_id.sort_unstable_by(|a, b| id_order(a.0, b.0).then_with(|| a.1.cmp(b.1)));
+        // An empty list (none after loading) sorts first: it names no post.
+        let mut by_id: Vec<(Option<&StatusId>, &String)> = d.roots.iter().map(|(k, ids)| (ids.first(), k)).collect();
+        by_id.sort_unstable();
         let oldest: Vec<String> = by_id[..over].iter().map(|(_, k)| (*k).clone()).collect();
         for k in oldest {
             d.roots.remove(&k);
@@ -479,6 +497,10 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 mod tests {
     use super::*;
 
+    fn id(s: &str) -> StatusId {
+        StatusId::parse(s).expect("an id")
+    }
+
     const RETRY: Duration = Duration::from_secs(300);
 
     #[test]
@@ -493,7 +515,7 @@ mod tests {
         let s = State::load(&path, 100, RETRY);
         assert_eq!(
             s.lookup("/2018/12/01/post"),
-            Known::Roots(vec!["1012345678901234567".into()])
+            Known::Roots(vec![id("1012345678901234567")])
         );
         assert_eq!(s.lookup("/never"), Known::Unknown);
         assert_eq!(s.lookup("/other"), Known::Unknown);
@@ -505,13 +527,10 @@ mod tests {
         let path = dir.path().join("state.json");
         let s = State::load(&path, 100, RETRY);
         s.add_miss("/a");
-        s.add_roots("/b", &["20".into(), "3".into()]);
-        s.add_roots("/b", &["100".into()]);
+        s.add_roots("/b", &[id("20"), id("3")]);
+        s.add_roots("/b", &[id("100")]);
         assert_eq!(s.lookup("/a"), Known::RecentMiss);
-        assert_eq!(
-            s.lookup("/b"),
-            Known::Roots(vec!["3".into(), "20".into(), "100".into()])
-        );
+        assert_eq!(s.lookup("/b"), Known::Roots(vec![id("3"), id("20"), id("100")]));
         s.flush().await.expect("flush");
         let text = std::fs::read_to_string(&path).expect("read");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -522,15 +541,15 @@ mod tests {
         let old = State::load(&path, 100, Duration::from_secs(0));
         assert_eq!(old.lookup("/a"), Known::Unknown);
         // A root found later replaces the miss.
-        s.add_roots("/a", &["7".into()]);
-        assert_eq!(s.lookup("/a"), Known::Roots(vec!["7".into()]));
+        s.add_roots("/a", &[id("7")]);
+        assert_eq!(s.lookup("/a"), Known::Roots(vec![id("7")]));
     }
 
     #[test]
     fn entries_are_bounded_and_misses_go_first() {
         let s = State::in_memory(3, RETRY);
-        s.add_roots("/r1", &["1".into()]);
-        s.add_roots("/r2", &["2".into()]);
+        s.add_roots("/r1", &[id("1")]);
+        s.add_roots("/r2", &[id("2")]);
         for i in 0..50 {
             s.add_miss(&format!("/m{i}"));
         }
@@ -543,7 +562,7 @@ mod tests {
     fn the_bound_drops_old_misses_then_the_oldest_roots_in_one_pass() {
         let s = State::in_memory(100, RETRY);
         for i in 0..90 {
-            s.add_roots(&format!("/r{i}"), &[format!("{}", 1000 + i)]);
+            s.add_roots(&format!("/r{i}"), &[id(&format!("{}", 1000 + i))]);
         }
         for i in 0..500 {
             s.add_miss(&format!("/m{i}"));
@@ -557,8 +576,8 @@ mod tests {
         s.set_limits(50, RETRY);
         assert_eq!(s.len(), 50);
         assert_eq!(s.lookup("/r39"), Known::Unknown);
-        assert_eq!(s.lookup("/r40"), Known::Roots(vec!["1040".into()]));
-        assert_eq!(s.lookup("/r89"), Known::Roots(vec!["1089".into()]));
+        assert_eq!(s.lookup("/r40"), Known::Roots(vec![id("1040")]));
+        assert_eq!(s.lookup("/r89"), Known::Roots(vec![id("1089")]));
     }
 
     #[tokio::test]
@@ -573,7 +592,7 @@ mod tests {
         std::fs::write(&path, serde_json::json!({ "roots": roots }).to_string()).expect("write");
         let s = State::load(&path, 100, RETRY);
         assert_eq!(s.len(), 100);
-        assert_eq!(s.lookup("/p299"), Known::Roots(vec!["5299".into()]));
+        assert_eq!(s.lookup("/p299"), Known::Roots(vec![id("5299")]));
         assert_eq!(s.lookup("/p0"), Known::Unknown);
         s.flush().await.expect("flush");
         let written: serde_json::Value =
@@ -603,11 +622,40 @@ mod tests {
         let other = dir.path().join("unrelated.tmp-1");
         std::fs::write(&other, "x").expect("write");
         let s = State::load(&path, 100, RETRY);
-        assert_eq!(s.lookup("/a"), Known::Roots(vec!["11".into()]));
+        assert_eq!(s.lookup("/a"), Known::Roots(vec![id("11")]));
         assert_eq!(s.lookup("/never"), Known::Unknown);
         assert!(path.exists(), "a Go file with null lists is not corrupt");
         assert!(!tmp.exists(), "leftover temporary file removed");
         assert!(other.exists());
+    }
+
+    /// Every server's ids are kept as they are, in time order; a string
+    /// that is not an id costs only itself, and a list left with none is a
+    /// miss to look up again, never a root the API calls would refuse.
+    #[test]
+    fn ids_of_any_server_are_kept_and_non_ids_dropped_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"roots": {
+                "/mastodon": ["116843781319371281", "99", "1\"><b>", "99"],
+                "/gts": ["01F8MH75CBF9JFX4ZAD54N0W0R"],
+                "/akkoma": ["AEaHkBvDr3M2kqjHvE", "../oauth"],
+                "/junk": ["a b", ""]
+            }, "scanned_up_to": "../x"}"#,
+        )
+        .expect("write");
+        let s = State::load(&path, 100, RETRY);
+        assert_eq!(
+            s.lookup("/mastodon"),
+            Known::Roots(vec![id("99"), id("116843781319371281")])
+        );
+        assert_eq!(s.lookup("/gts"), Known::Roots(vec![id("01F8MH75CBF9JFX4ZAD54N0W0R")]));
+        assert_eq!(s.lookup("/akkoma"), Known::Roots(vec![id("AEaHkBvDr3M2kqjHvE")]));
+        assert_eq!(s.lookup("/junk"), Known::Unknown);
+        assert_eq!(s.scanned_up_to(), None);
+        assert!(path.exists(), "odd entries do not make the file corrupt");
     }
 
     #[test]
@@ -617,8 +665,8 @@ mod tests {
         let path = dir.path().join("state.json");
         std::fs::create_dir(&path).expect("mkdir");
         let s = State::load(&path, 100, RETRY);
-        s.add_roots("/a", &["1".into()]);
-        assert_eq!(s.lookup("/a"), Known::Roots(vec!["1".into()]));
+        s.add_roots("/a", &[id("1")]);
+        assert_eq!(s.lookup("/a"), Known::Roots(vec![id("1")]));
         assert!(path.is_dir(), "not moved aside");
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .expect("readdir")
@@ -647,8 +695,8 @@ mod tests {
     #[tokio::test]
     async fn a_failing_disk_keeps_the_state_in_memory() {
         let s = State::load(Path::new("/nonexistent-dir/state.json"), 100, RETRY);
-        s.add_roots("/a", &["1".into()]);
+        s.add_roots("/a", &[id("1")]);
         assert!(s.flush().await.is_err());
-        assert_eq!(s.lookup("/a"), Known::Roots(vec!["1".into()]));
+        assert_eq!(s.lookup("/a"), Known::Roots(vec![id("1")]));
     }
 }

@@ -3,15 +3,17 @@
 //! apart), the query each is asked with, and whether it carries the token.
 //! Nothing else in the daemon names an API path.
 //!
-//! Ids are checked here before they go into a path: an id that is not one
-//! ([`ids::valid`]) is answered as 404 without a call.
+//! Only ids go into a path: status ids are [`StatusId`]s, checked where
+//! they entered the daemon; an account id or a page cursor that is not an
+//! id ([`ids::valid`]) is answered as 404 without a call, and the
+//! stand-in's router knows no path with one.
 
 use serde::de::DeserializeOwned;
 
 use super::model::Account;
 use super::{Auth, Mastodon, Page, UpstreamError};
 use crate::deadline::Deadline;
-use crate::ids;
+use crate::ids::{self, StatusId};
 
 /// An endpoint of the Mastodon client API the daemon uses, with its path
 /// parameter.
@@ -78,10 +80,10 @@ impl<'a> Endpoint<'a> {
         };
         let rest: Vec<&'a str> = segs.collect();
         Some(match (version, rest.as_slice()) {
-            ("v1", ["statuses", id]) => Endpoint::Status(id),
-            ("v1", ["statuses", id, "context"]) => Endpoint::Context(id),
             ("v1", ["accounts", "verify_credentials"]) => Endpoint::VerifyCredentials,
-            ("v1", ["accounts", id, "statuses"]) => Endpoint::AccountStatuses(id),
+            ("v1", ["statuses", id]) if ids::valid(id) => Endpoint::Status(id),
+            ("v1", ["statuses", id, "context"]) if ids::valid(id) => Endpoint::Context(id),
+            ("v1", ["accounts", id, "statuses"]) if ids::valid(id) => Endpoint::AccountStatuses(id),
             ("v2", ["search"]) => Endpoint::SearchV2,
             ("v1", ["search"]) => Endpoint::SearchV1,
             ("v1", ["blocks"]) => Endpoint::Moderation(ModerationList::Blocks),
@@ -114,17 +116,15 @@ const LIST_PAGE: &str = "80";
 impl Mastodon {
     /// The root status, undecoded: it is decoded with its context in one
     /// job (see `app`).
-    pub async fn status(&self, status_id: &str, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
-        checked(status_id)?;
-        let path = Endpoint::Status(status_id).path();
+    pub async fn status(&self, status_id: &StatusId, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
+        let path = Endpoint::Status(status_id.as_str()).path();
         self.get_bytes(&path, &[], Auth::Token, deadline).await
     }
 
     /// The replies to a status, undecoded, as the token's account may see
     /// them (or anonymously without a token).
-    pub async fn context(&self, status_id: &str, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
-        checked(status_id)?;
-        let path = Endpoint::Context(status_id).path();
+    pub async fn context(&self, status_id: &StatusId, deadline: Deadline) -> Result<Page<Vec<u8>>, UpstreamError> {
+        let path = Endpoint::Context(status_id.as_str()).path();
         self.get_bytes(&path, &[], Auth::Token, deadline).await
     }
 
@@ -137,6 +137,9 @@ impl Mastodon {
         deadline: Deadline,
     ) -> Result<Page<Vec<u8>>, UpstreamError> {
         checked(account_id)?;
+        if let Some(m) = max_id {
+            checked(m)?;
+        }
         let mut q = vec![
             ("exclude_replies", "true"),
             ("exclude_reblogs", "true"),
@@ -247,6 +250,9 @@ mod tests {
             "/api/v1/statuses",
             "/api/v3/search",
             "/api/v1/statuses/1/favourited_by",
+            "/api/v1/statuses/1.2",
+            "/api/v1/statuses/a%20b/context",
+            "/api/v1/accounts/..%2Foauth/statuses",
         ] {
             assert_eq!(Endpoint::parse(other), None, "{other}");
         }
@@ -258,8 +264,15 @@ mod tests {
         let m = Mastodon::new(&config).expect("client");
         let deadline = Deadline::after(std::time::Duration::from_secs(1));
         for bad in ["", "1/../../oauth", "1?x=y", "a b"] {
-            assert!(matches!(m.status(bad, deadline).await, Err(UpstreamError::NotFound)));
-            assert!(matches!(m.context(bad, deadline).await, Err(UpstreamError::NotFound)));
+            assert!(StatusId::parse(bad).is_none(), "{bad}");
+            assert!(matches!(
+                m.account_statuses(bad, None, deadline).await,
+                Err(UpstreamError::NotFound)
+            ));
+            assert!(matches!(
+                m.account_statuses("1", Some(bad), deadline).await,
+                Err(UpstreamError::NotFound)
+            ));
         }
         assert_eq!(m.counters.calls.load(std::sync::atomic::Ordering::Relaxed), 0);
     }

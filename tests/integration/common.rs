@@ -9,6 +9,7 @@ use std::time::Duration;
 use mastodon_comments::activity::Activity;
 use mastodon_comments::config::{Config, Token};
 use mastodon_comments::fastcgi::wire;
+use mastodon_comments::ids::StatusId;
 use mastodon_comments::server::{self, Listener, Protocol};
 use mastodon_comments::standin::{Scenario, StandIn};
 use mastodon_comments::state::State;
@@ -48,6 +49,11 @@ pub async fn standin(name: &str, token: bool) -> (StandIn, Config) {
     }
     c.timeout = Duration::from_secs(2);
     (s, c)
+}
+
+/// A status id the test knows to be one.
+pub fn id(s: &str) -> StatusId {
+    StatusId::parse(s).unwrap_or_else(|| panic!("{s:?} is a status id"))
 }
 
 pub fn app(config: Config) -> Arc<App> {

@@ -66,8 +66,8 @@ async fn every_recorded_error_exchange_is_handled() {
         match route {
             // The root is known; the thread fetch meets the exchange.
             "status" | "context" => {
-                let id = path.split('/').nth(4).unwrap_or("").to_string();
-                config.roots.insert(ARTICLE.into(), id);
+                let root = path.split('/').nth(4).unwrap_or("");
+                config.roots.insert(ARTICLE.into(), id(root));
             }
             // Only search can find the root.
             "search_v2" | "search_v1" => config.scan_pages = 0,
@@ -115,7 +115,7 @@ async fn every_recorded_error_exchange_is_handled() {
 #[tokio::test]
 async fn a_refused_token_falls_back_to_public_data_and_is_not_retried_at_once() {
     let (s, mut config) = standin("a-simple-thread", true).await;
-    config.roots.insert(ARTICLE.into(), "116843781319371281".into());
+    config.roots.insert(ARTICLE.into(), id("116843781319371281"));
     config.cache_fresh = std::time::Duration::ZERO;
     config.cache_keep = std::time::Duration::ZERO;
     let text = std::fs::read_to_string(fixtures().join("g-errors/http/401-invalid-token.json")).expect("read");

@@ -53,7 +53,7 @@ async fn a_twenty_thousand_reply_chain_is_answered_in_time_while_others_are_serv
         .expect("stand-in");
     let mut config = mastodon_comments::Config::for_instance(url::Url::parse(&standin.url()).expect("url"));
     config.timeout = Duration::from_secs(2);
-    config.roots.insert("/long".into(), root.into());
+    config.roots.insert("/long".into(), id(root));
     let app = app(config);
     let first = {
         let app = app.clone();
@@ -175,7 +175,7 @@ async fn a_refused_token_before_the_lists_ever_loaded_publishes_nothing() {
 #[tokio::test]
 async fn with_the_lists_loaded_a_cold_request_is_one_round_trip() {
     let (s, mut config) = standin("a-simple-thread", true).await;
-    config.roots.insert(ARTICLE.into(), ROOT.into());
+    config.roots.insert(ARTICLE.into(), id(ROOT));
     config.cache_fresh = Duration::ZERO;
     let app = app(config);
     settle(&app).await;
@@ -216,7 +216,7 @@ async fn a_failed_scan_is_not_a_miss_and_the_root_is_found_after_recovery() {
     tokio::time::sleep(mastodon_comments::limits::SCAN_RETRY).await;
     let v = body_json(&get(&app, &format!("{ARTICLE}/comments.json")).await);
     assert_eq!(v["stats"]["root"], ROOT, "{v}");
-    assert_eq!(state.lookup(ARTICLE), Known::Roots(vec![ROOT.into()]));
+    assert_eq!(state.lookup(ARTICLE), Known::Roots(vec![id(ROOT)]));
 }
 
 #[tokio::test]
@@ -303,7 +303,7 @@ fn with_bad_entries(file: &str, pointer: &str) -> String {
 async fn one_bad_entry_costs_that_entry_only_in_threads_timelines_and_search() {
     // The thread: every good reply shown, the three bad entries withheld.
     let (s, mut config) = standin("a-simple-thread", true).await;
-    config.roots.insert(ARTICLE.into(), ROOT.into());
+    config.roots.insert(ARTICLE.into(), id(ROOT));
     let app = app(config);
     settle(&app).await;
     s.set_exchange(
@@ -343,7 +343,7 @@ async fn one_bad_entry_costs_that_entry_only_in_threads_timelines_and_search() {
 #[tokio::test]
 async fn a_server_that_requires_a_token_is_named_to_the_operator() {
     let (s, mut config) = standin("a-simple-thread", false).await;
-    config.roots.insert(ARTICLE.into(), ROOT.into());
+    config.roots.insert(ARTICLE.into(), id(ROOT));
     s.set_require_token(true);
     let app = app(config);
     let resp = get(&app, &format!("{ARTICLE}/comments.json")).await;
@@ -362,7 +362,7 @@ async fn a_server_that_requires_a_token_is_named_to_the_operator() {
 #[tokio::test]
 async fn a_thread_the_instance_is_still_completing_is_fetched_again_soon() {
     let (s, mut config) = standin("a-simple-thread", true).await;
-    config.roots.insert(ARTICLE.into(), ROOT.into());
+    config.roots.insert(ARTICLE.into(), id(ROOT));
     let app = app(config);
     settle(&app).await;
     let text = std::fs::read_to_string(fixtures().join("g-errors/http/200-context-async-refresh.json")).expect("read");

@@ -19,7 +19,7 @@ const CASES: u32 = 256;
 
 const RULES: html_checks::Rules = html_checks::Rules {
     max_url_bytes: MAX_URL_BYTES,
-    valid_id: render::valid_id,
+    valid_id: mastodon_comments::ids::valid,
 };
 
 fn rendered(root: &Value, context: &Value) -> Result<Option<Vec<u8>>, TestCaseError> {
@@ -29,7 +29,7 @@ fn rendered(root: &Value, context: &Value) -> Result<Option<Vec<u8>>, TestCaseEr
         Ok(out) => Ok(Some(out)),
         // Refusing a root whose id is not an id is fine; anything else in
         // the generated statuses is well-formed.
-        Err(_) if !render::valid_id(root["id"].as_str().unwrap_or("")) => Ok(None),
+        Err(_) if !mastodon_comments::ids::valid(root["id"].as_str().unwrap_or("")) => Ok(None),
         Err(e) => Err(TestCaseError::fail(format!("render refused generated statuses: {e}"))),
     }
 }

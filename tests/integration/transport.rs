@@ -194,7 +194,7 @@ async fn the_contract_cases_over_fastcgi() {
     type Setup = fn(&mastodon_comments::standin::StandIn, &mut mastodon_comments::Config);
     let none: Setup = |_, _| {};
     let explicit: Setup = |_, c| {
-        c.roots.insert("/my/article".into(), "116843781319371281".into());
+        c.roots.insert("/my/article".into(), id("116843781319371281"));
     };
     let old_server: Setup = |s, c| {
         c.scan_pages = 0;
@@ -347,7 +347,7 @@ async fn user_agent_and_no_redirects() {
     });
     let mut config = mastodon_comments::Config::for_instance(url::Url::parse(&format!("http://{addr}")).expect("url"));
     config.token = Some(mastodon_comments::config::Token::new("secret-token"));
-    config.roots.insert("/a".into(), "1".into());
+    config.roots.insert("/a".into(), id("1"));
     config.timeout = Duration::from_secs(2);
     let r = get(&app(config), "/a/comments.json").await;
     assert_eq!(r.status, 503, "a redirect is an upstream error");
