@@ -279,8 +279,7 @@ impl Mastodon {
             Err(_) => return Err(UpstreamError::Timeout),
         };
         self.check_rate()?;
-        self.counters.calls.fetch_add(1, Ordering::Relaxed);
-        let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+        self.count_call();
         let required = auth == Auth::Required;
         let auth = match auth {
             Auth::Token if self.token_refused() => Auth::Anonymous,
@@ -300,24 +299,31 @@ impl Mastodon {
                 limits::TOKEN_REFUSED_PAUSE.as_secs()
             );
             if !required {
-                self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = self.counters.last_error.lock() {
-                    *last = Some(UpstreamError::Refused(401).to_string());
-                }
-                self.counters.calls.fetch_add(1, Ordering::Relaxed);
-                let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+                self.note_error(&UpstreamError::Refused(401));
+                self.count_call();
                 result = self.get_inner(path, query, Auth::Anonymous, deadline).await;
             }
         }
         if let Err(e) = &result
             && !matches!(e, UpstreamError::NotFound)
         {
-            self.counters.errors.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut last) = self.counters.last_error.lock() {
-                *last = Some(e.to_string());
-            }
+            self.note_error(e);
         }
         result
+    }
+
+    /// One call made, for the status line and for the request's log line.
+    fn count_call(&self) {
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let _ = REQUEST_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// One call failed: counted, and kept as the status line's last error.
+    fn note_error(&self, e: &UpstreamError) {
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.counters.last_error.lock() {
+            *last = Some(e.to_string());
+        }
     }
 
     async fn get_inner(
