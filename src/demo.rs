@@ -1,6 +1,8 @@
 //! `mastodon-comments demo`: the daemon against a stand-in Mastodon that
 //! serves a built-in sample thread (or a fixture folder), over plain HTTP,
-//! with a sample article page that shows the comments.
+//! with a sample article page that shows the comments. The sample's
+//! avatars, emoji and media are served by the stand-in too, so the page
+//! shows every picture.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,11 +30,12 @@ pub use embedded::{DEMO_HTML, WEB_CSS, WEB_JS};
 /// `mastodon-comments demo`: serves the demo on `listen` until SIGTERM or
 /// SIGINT, the sample thread or the fixture folder `fixtures`.
 pub async fn run(listen: &str, fixtures: Option<&Path>) -> anyhow::Result<()> {
-    let scenario = match fixtures {
-        Some(dir) => Scenario::from_dir(dir)?,
-        None => sample_scenario(),
+    let demo = match fixtures {
+        // A fixture folder as it is: its pictures name hosts that do not
+        // exist, which the browser tests answer themselves.
+        Some(dir) => start(Scenario::from_dir(dir)?).await?,
+        None => start_sample().await?,
     };
-    let demo = start(scenario).await?;
     let listener = listen::bind(listen)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(signals::stop_on_signal(shutdown.clone()));
@@ -69,11 +72,25 @@ pub struct Demo {
 /// author's token and account id, the blog's host from the scenario.
 pub async fn start(scenario: Scenario) -> anyhow::Result<Demo> {
     let expect = scenario.expect();
+    let standin = StandIn::start_local(scenario).await?;
+    with_standin(standin, &expect)
+}
+
+/// [`start`] for the built-in sample thread, whose avatars (and any custom
+/// emoji and media) the stand-in serves itself, so the demo page shows
+/// every picture.
+pub async fn start_sample() -> anyhow::Result<Demo> {
+    let scenario = sample_scenario();
+    let expect = scenario.expect();
+    let standin = StandIn::start_local_with_images(scenario).await?;
+    with_standin(standin, &expect)
+}
+
+fn with_standin(standin: StandIn, expect: &serde_json::Value) -> anyhow::Result<Demo> {
     let article_url = expect["article"]["url"]
         .as_str()
         .and_then(|u| Url::parse(u).ok())
         .ok_or_else(|| anyhow::anyhow!("the scenario's expect.json has no article.url"))?;
-    let standin = StandIn::start_local(scenario).await?;
     let mut config = Config::for_instance(Url::parse(&standin.url())?);
     config.token = Some(Token::new("demo-token"));
     config.userid = expect["author_account_id"].as_str().map(str::to_string);

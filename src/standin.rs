@@ -10,7 +10,8 @@
 //! (the scenario's author), `/api/v1/interaction_requests` (GoToSocial's,
 //! from `interaction-requests.json`; 404 without it, as on Mastodon). Any route can be made to answer a canned
 //! exchange of the fixtures' `http/` folders. Control: `/__stand-in/mode?set=…`,
-//! `/__stand-in/delay?ms=…`, `/__stand-in/calls`.
+//! `/__stand-in/delay?ms=…`, `/__stand-in/calls`. Pictures, for the demo:
+//! `/system/…` (see [`images`]), never slowed or broken by the mode.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -32,6 +33,11 @@ use tokio::net::TcpListener;
 
 use crate::ids::order as id_order;
 use crate::mastodon::api::{Endpoint, ModerationList};
+
+pub mod images;
+mod png;
+
+use images::Images;
 
 /// The folders of a scenario the stand-in reads (`""` is the top level).
 pub const SCENARIO_DIRS: [&str; 7] = [
@@ -153,6 +159,11 @@ impl Mode {
 struct Shared {
     scenario: Scenario,
     statuses: Vec<Value>,
+    /// The pictures served under [`images::PREFIX`]: none unless started
+    /// with [`StandIn::start_local_with_images`].
+    images: Images,
+    /// Requests for pictures, found or not (not API calls).
+    picture_requests: AtomicU64,
     mode: Mutex<Mode>,
     delay: Mutex<Duration>,
     /// Extra latency of one route (a [`route_name`]).
@@ -238,6 +249,10 @@ type Body = BoxBody<Bytes, Infallible>;
 impl StandIn {
     /// Starts serving `scenario` on `listener`.
     pub fn start(scenario: Scenario, listener: TcpListener) -> std::io::Result<StandIn> {
+        StandIn::start_with(scenario, Images::default(), listener)
+    }
+
+    fn start_with(scenario: Scenario, images: Images, listener: TcpListener) -> std::io::Result<StandIn> {
         let addr = listener.local_addr()?;
         let statuses = scenario.statuses();
         // A scenario of a server without an anonymous API says so.
@@ -245,6 +260,8 @@ impl StandIn {
         let shared = Arc::new(Shared {
             scenario,
             statuses,
+            images,
+            picture_requests: AtomicU64::new(0),
             mode: Mutex::new(Mode::Ok),
             delay: Mutex::new(Duration::ZERO),
             route_delays: Mutex::new(HashMap::new()),
@@ -300,6 +317,17 @@ impl StandIn {
     pub async fn start_local(scenario: Scenario) -> std::io::Result<StandIn> {
         let l = TcpListener::bind("127.0.0.1:0").await?;
         StandIn::start(scenario, l)
+    }
+
+    /// Binds 127.0.0.1 on a free port and starts, serving the scenario's
+    /// avatars, custom emoji and media previews itself: their URLs in every
+    /// answer name pictures on the stand-in's own origin
+    /// ([`Images::localize`]), so a page showing them loads them all.
+    pub async fn start_local_with_images(scenario: Scenario) -> std::io::Result<StandIn> {
+        let l = TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://{}", l.local_addr()?);
+        let (scenario, images) = Images::localize(&scenario, &origin);
+        StandIn::start_with(scenario, images, l)
     }
 
     pub fn url(&self) -> String {
@@ -377,6 +405,12 @@ impl StandIn {
             .unwrap_or(0)
     }
 
+    /// Requests for pictures (under [`images::PREFIX`]), found or not;
+    /// they are not API calls and not in [`StandIn::total_calls`].
+    pub fn picture_requests(&self) -> u64 {
+        self.shared.picture_requests.load(Ordering::SeqCst)
+    }
+
     pub fn total_calls(&self) -> u64 {
         self.shared.total.load(Ordering::SeqCst)
     }
@@ -420,6 +454,10 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
     let q = query_map(req.uri().query());
     if let Some(ctl) = path.strip_prefix("/__stand-in/") {
         return control(s, ctl, &q);
+    }
+    if let Some(picture) = s.images.answer(req.method(), &path) {
+        s.picture_requests.fetch_add(1, Ordering::SeqCst);
+        return picture;
     }
     let authed = req
         .headers()

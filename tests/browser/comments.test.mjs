@@ -6,11 +6,13 @@
 //   MC_BIN        the mastodon-comments binary (run.sh sets it)
 //   MC_TEST_OUT   directory for the PNG screenshots (default: <repo>/target/browser-screenshots)
 //   MC_CHROMIUM   the browser (default /usr/bin/chromium)
-//   MC_README_SCREENSHOT  if set, also write the a-simple-thread page, 1000 px wide, to this path
+//   MC_README_SCREENSHOT  if set, also write the page of the demo command (its
+//                 built-in sample thread), 1000 px wide, to this path
 //
 // Every request to a host other than the daemon's loopback address is answered
 // by the test with a generated placeholder image and logged; nothing leaves
-// the machine.
+// the machine. Pages opened with `loopback: true` (the demo command's own
+// sample, whose stand-in serves its pictures) reach other loopback ports too.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,11 +143,13 @@ async function inDemoPage(scenario, pageOptions, fn) {
 }
 
 // Opens a page with traps: dialogs, alert/confirm/prompt/print/open calls,
-// page errors, navigations of the main frame, every request.
-async function openPage({ base, colorScheme = 'light', width = 1000, height = 900 } = {}) {
+// page errors, navigations of the main frame, every request, failed requests
+// and answers of 400 and above. With `loopback`, requests to other ports of
+// 127.0.0.1 go through (logged in log.loopback), not to a placeholder.
+async function openPage({ base, colorScheme = 'light', width = 1000, height = 900, loopback = false } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, colorScheme, locale: 'en-GB', timezoneId: 'UTC', serviceWorkers: 'block' });
   const page = await context.newPage();
-  const log = { dialogs: [], errors: [], navigations: [], requests: [], external: [] };
+  const log = { dialogs: [], errors: [], navigations: [], requests: [], external: [], loopback: [], failed: [] };
   const origin = base ? new URL(base).origin : null;
   await context.route('**/*', (route) => {
     const url = route.request().url();
@@ -159,6 +163,10 @@ async function openPage({ base, colorScheme = 'light', width = 1000, height = 90
       if (u.pathname.length > 1 && u.pathname.endsWith('/') && route.request().resourceType() === 'document') {
         return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: webFile('demo.html') });
       }
+      return route.continue();
+    }
+    if (loopback && u.protocol === 'http:' && u.hostname === '127.0.0.1') {
+      log.loopback.push(url);
       return route.continue();
     }
     log.external.push(url);
@@ -180,6 +188,8 @@ async function openPage({ base, colorScheme = 'light', width = 1000, height = 90
   page.on('dialog', (d) => { log.dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
   page.on('pageerror', (e) => log.errors.push(String(e)));
   page.on('request', (r) => log.requests.push(r.url()));
+  page.on('requestfailed', (r) => log.failed.push(`${r.url()}: ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) log.failed.push(`${r.url()}: HTTP ${r.status()}`); });
   page.on('framenavigated', (f) => { if (f === page.mainFrame()) log.navigations.push(f.url()); });
   return { context, page, log };
 }
@@ -449,9 +459,6 @@ test('a-simple-thread: five comments, nesting, order, stats, avatars, links', as
     assert.deepEqual(log.errors, []);
     assert.deepEqual(log.dialogs, []);
     await screenshot(page, 'a-simple-thread');
-    if (process.env.MC_README_SCREENSHOT) {
-      await page.screenshot({ path: process.env.MC_README_SCREENSHOT, fullPage: true });
-    }
   } finally {
     await context.close();
   }
@@ -1261,6 +1268,64 @@ test('withheld and stale answers are reported', async () => {
     assert.equal(await page.locator('.mc-stale').count(), 1);
     assert.deepEqual(log.errors, []);
   });
+});
+
+// The demo exactly as a newcomer starts it: no fixtures, the built-in sample
+// thread, whose stand-in serves the avatars (and any emoji and media) itself.
+test('the demo command: every image of its page loads, from its own stand-in, one avatar per account', async () => {
+  const demo = await startDemo(null);
+  const { context, page, log } = await openPage({ base: demo.base, loopback: true });
+  const pictures = [];
+  page.on('response', async (r) => {
+    if (r.request().resourceType() === 'image') pictures.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] });
+  });
+  try {
+    await page.goto(demo.base + '/');
+    await waitRendered(page);
+    assert.equal(await page.getAttribute('.mastodon-comments', 'data-mc-state'), 'done');
+    const images = page.locator('img');
+    const n = await images.count();
+    const comments = await page.locator('[data-comment-id]').count();
+    assert.ok(comments >= 5, `${comments} comments`);
+    assert.ok(n >= comments, `${n} images for ${comments} comments`);
+    // Avatars load lazily: bring each into view, then it must have decoded.
+    for (let i = 0; i < n; i++) {
+      const img = images.nth(i);
+      await img.scrollIntoViewIfNeeded();
+      const src = await img.getAttribute('src');
+      await page.waitForFunction((e) => e.complete && e.naturalWidth > 0 && e.naturalHeight > 0, await img.elementHandle(), { timeout: 10000 })
+        .catch(() => assert.fail(`image ${src} did not load`));
+      const u = new URL(src);
+      assert.equal(u.hostname, '127.0.0.1', `${src} is not on loopback`);
+      assert.notEqual(u.origin, new URL(demo.base).origin, `${src}: the stand-in serves the pictures, not the blog`);
+      assert.ok(u.pathname.startsWith('/system/'), src);
+    }
+    await page.waitForLoadState('networkidle').catch(() => {});
+    assert.deepEqual(log.failed, [], 'failed requests');
+    assert.deepEqual(log.external, [], 'requests to hosts other than loopback');
+    assert.ok(pictures.length >= n, `${pictures.length} image responses for ${n} images`);
+    for (const p of pictures) {
+      assert.equal(p.status, 200, p.url);
+      assert.equal(p.type, 'image/png', p.url);
+    }
+    // Each account its own avatar.
+    const avatars = await page.$$eval('img.mc-avatar', (els) => els.map((e) => [e.closest('.mc-header').querySelector('.mc-acct').textContent.trim(), e.getAttribute('src')]));
+    const byAccount = new Map();
+    for (const [account, src] of avatars) {
+      if (byAccount.has(account)) assert.equal(byAccount.get(account), src, `${account}: one avatar`);
+      byAccount.set(account, src);
+    }
+    assert.equal(new Set(byAccount.values()).size, byAccount.size, `distinct avatars: ${JSON.stringify([...byAccount])}`);
+    assert.deepEqual(log.errors, []);
+    await screenshot(page, 'demo');
+    if (process.env.MC_README_SCREENSHOT) {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: process.env.MC_README_SCREENSHOT, fullPage: true });
+    }
+  } finally {
+    await context.close();
+    await demo.stop();
+  }
 });
 
 test('the binary serves the web/ files of this tree (rebuild after editing web/)', async () => {

@@ -9,7 +9,7 @@
 #   MC_TEST_OUT   directory for PNG screenshots (default: target/browser-screenshots at the repository root)
 #   MC_CHROMIUM   the browser (default: /usr/bin/chromium)
 #   MC_TIMEOUT    overall time bound in seconds (default: 600)
-#   MC_README_SCREENSHOT  also write the a-simple-thread page (1000 px wide) to this path
+#   MC_README_SCREENSHOT  also write the page of the demo command (its built-in sample, 1000 px wide) to this path
 # SPDX-License-Identifier: AGPL-3.0-or-later
 set -euo pipefail
 

@@ -4,6 +4,7 @@
 
 mod common;
 mod content;
+mod demo;
 mod errors;
 mod guarantees;
 mod process;
