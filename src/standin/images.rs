@@ -6,7 +6,8 @@
 //!
 //! A plain static route, kept apart from the API routes: `GET` or `HEAD`
 //! `/system/<kind>/<n>.png` answers one of the pictures made for the
-//! scenario as `image/png`; any other path under `/system/` is 404, other
+//! scenario as `image/png`, readable by any origin (CORS `*`, as Mastodon's
+//! file hosts answer); any other path under `/system/` is 404, other
 //! methods 405. It is a normal image endpoint, as a media proxy would fetch
 //! one from an instance's file host.
 
@@ -92,6 +93,11 @@ impl Images {
         h.insert(
             hyper::header::X_CONTENT_TYPE_OPTIONS,
             hyper::header::HeaderValue::from_static("nosniff"),
+        );
+        // As Mastodon's file hosts answer: any page may read the pixels.
+        h.insert(
+            hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            hyper::header::HeaderValue::from_static("*"),
         );
         Some(r)
     }
@@ -325,6 +331,7 @@ mod tests {
         let ok = images.answer(&get, "/system/avatars/1.png").expect("a picture path");
         assert_eq!(ok.status(), 200);
         assert_eq!(ok.headers()[hyper::header::CONTENT_TYPE], "image/png");
+        assert_eq!(ok.headers()[hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
         for missing in [
             "/system/avatars/2.png",
             "/system/",

@@ -1295,6 +1295,28 @@ test('the demo command: every image of its page loads, from its own stand-in, on
       const src = await img.getAttribute('src');
       await page.waitForFunction((e) => e.complete && e.naturalWidth > 0 && e.naturalHeight > 0, await img.elementHandle(), { timeout: 10000 })
         .catch(() => assert.fail(`image ${src} did not load`));
+      // A picture whose data is cut or corrupt still has a size and is
+      // "complete": its pixels must be there. The stand-in allows any
+      // origin to read them (as Mastodon's file hosts do), so a canvas can.
+      const pixels = await page.evaluate(async (url) => {
+        const im = new Image();
+        im.crossOrigin = 'anonymous';
+        im.src = url;
+        await im.decode();
+        const c = document.createElement('canvas');
+        c.width = im.naturalWidth;
+        c.height = im.naturalHeight;
+        const g = c.getContext('2d');
+        g.drawImage(im, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set();
+        let opaque = 0;
+        for (let p = 0; p < d.length; p += 4) {
+          if (d[p + 3] === 255) { opaque++; colours.add((d[p] << 16) | (d[p + 1] << 8) | d[p + 2]); }
+        }
+        return { total: d.length / 4, opaque, colours: colours.size };
+      }, src);
+      assert.ok(pixels.opaque > pixels.total / 2 && pixels.colours >= 2, `image ${src} has no picture: ${JSON.stringify(pixels)}`);
       const u = new URL(src);
       assert.equal(u.hostname, '127.0.0.1', `${src} is not on loopback`);
       assert.notEqual(u.origin, new URL(demo.base).origin, `${src}: the stand-in serves the pictures, not the blog`);
