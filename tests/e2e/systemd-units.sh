@@ -7,7 +7,8 @@
 #  2. systemd-analyze verify: no warning at all (on a temporary copy whose
 #     ExecStart= points at the built binary, since verify wants it to exist);
 #  3. systemd-analyze security --offline=yes: overall exposure <= 1.0;
-#  4. the system calls the daemon makes in a realistic session are all
+#  4. the system calls the daemon makes in a realistic session (a reload
+#     by the unit's ExecReload= command included) are all
 #     allowed by the unit's SystemCallFilter= (expanded with
 #     systemd-analyze syscall-filter): the daemon runs socket-activated under
 #     strace with NOTIFY_SOCKET/WATCHDOG_USEC/STATE_DIRECTORY/
@@ -55,6 +56,7 @@ for line in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' 'TimeoutStopSec=
     'DynamicUser=yes' 'StateDirectory=mastodon-comments' \
     'LoadCredential=token:/etc/mastodon-comments/token' \
     'ExecStart=/usr/local/bin/mastodon-comments /etc/mastodon-comments/config.json' \
+    'ExecReload=+/bin/kill -HUP $MAINPID' \
     'MemoryHigh=64M' 'MemoryMax=128M' 'TasksMax=32' 'UMask=0077' 'CapabilityBoundingSet=' 'NoNewPrivileges=yes' \
     'MemoryDenyWriteExecute=yes' 'SystemCallArchitectures=native'; do
     has "$SERVICE" "$line"
@@ -268,9 +270,29 @@ mode ok
 # The instance's rate limit (60 s) is still honoured: no call, 503.
 step "503 -" GET /2026/07/06/after-recovery/comments.json
 step "200 5" GET "$ARTICLE/comments.json"
+# `systemctl reload`: the unit's ExecReload= command line, run as systemd
+# runs it ("+" dropped, $MAINPID the daemon, the child of strace), after a
+# config change a request can see: a narrower path_pattern turns the
+# unannounced article (200 above) into a 404, while the announced one
+# still answers.
+MAIN=$(ps -o pid= --ppid "$DPID" | tr -d ' ' | head -n 1)
+reload=$(sed -n 's/^ExecReload=//p' "$SERVICE")
+reload=${reload#+}
+sed -i 's#"path_pattern": "[^"]*"#"path_pattern": "^/2026/07/01/"#' "$TMP/config.json"
+grep -q '"\^/2026/07/01/"' "$TMP/config.json" || bad "the test could not change path_pattern in its config"
+if [ -n "$MAIN" ] && [ -n "$reload" ] && ${reload//\$MAINPID/$MAIN}; then
+    if wait_until 10 "grep -q 'config reloaded from' '$TMP/daemon.log'"; then
+        ok "ExecReload= ($reload) made the daemon reload its config"
+    else
+        bad "ExecReload= ($reload) ran, but the daemon never logged 'config reloaded from'"
+    fi
+else
+    bad "ExecReload= ($reload) could not be run against the daemon (pid '$MAIN')"
+fi
+step "404 -" GET /2026/07/02/not-announced-yet/comments.json
+step "200 5" GET "$ARTICLE/comments.json"
 sleep 2   # watchdog pings
 # SIGTERM to the daemon itself (the child of strace), as systemd sends it.
-MAIN=$(ps -o pid= --ppid "$DPID" | tr -d ' ' | head -n 1)
 if [ -n "$MAIN" ]; then kill -TERM "$MAIN"; fi
 if ! timeout 20 tail --pid="$DPID" -f /dev/null; then bad "daemon did not stop on SIGTERM"; exit 1; fi
 printf '%s\n' "${session[@]}" >"$TMP/session.out"
