@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::ids::StatusId;
 use crate::limits;
 use crate::mastodon::model::{self, Context, Status};
+use crate::mastodon::tls::NoCaRoots;
 use crate::mastodon::{Mastodon, UpstreamError};
 use crate::moderation::{self, AuthorLists, Lists};
 use crate::pending::PendingReplies;
@@ -93,7 +94,9 @@ fn serialize(answer: &render::Answer) -> (Bytes, Bytes) {
 }
 
 impl App {
-    pub fn new(config: Config, state: Arc<State>) -> Result<App, Error> {
+    /// Fails when the instance cannot be reached at all (see
+    /// [`mastodon::tls`](crate::mastodon::tls)).
+    pub fn new(config: Config, state: Arc<State>) -> Result<App, NoCaRoots> {
         let cache = AnswerCache::new(config.cache_fresh, config.cache_keep, config.cache_entries);
         let live = Self::live(config, state.clone(), None)?;
         let lists = Arc::new(AuthorLists::start(lists_source(&live.ctx)));
@@ -109,13 +112,12 @@ impl App {
         })
     }
 
-    fn live(config: Config, state: Arc<State>, previous: Option<&Live>) -> Result<Live, Error> {
+    fn live(config: Config, state: Arc<State>, previous: Option<&Live>) -> Result<Live, NoCaRoots> {
         let config_max_age = config.max_age;
         let mastodon = match previous {
             Some(p) => Mastodon::renewed(&config, &p.ctx.mastodon),
             None => Mastodon::new(&config),
-        }
-        .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        }?;
         Ok(Live {
             policy: Arc::new(Policy::from_config(&config)),
             ctx: Ctx {
@@ -133,12 +135,14 @@ impl App {
 
     /// Swaps in a new config (SIGHUP); requests in flight finish with the
     /// old one.
-    pub fn reload(&self, config: Config) -> Result<(), Error> {
-        self.cache
-            .reconfigure(config.cache_fresh, config.cache_keep, config.cache_entries);
-        self.state.set_limits(config.max_state_entries, config.miss_retry);
+    pub fn reload(&self, config: Config) -> Result<(), NoCaRoots> {
+        // A config the client cannot work with changes nothing.
+        let (fresh, keep, entries) = (config.cache_fresh, config.cache_keep, config.cache_entries);
+        let (max_entries, miss_retry) = (config.max_state_entries, config.miss_retry);
         let previous = self.current();
         let live = Self::live(config, self.state.clone(), Some(&previous))?;
+        self.cache.reconfigure(fresh, keep, entries);
+        self.state.set_limits(max_entries, miss_retry);
         self.lists.set_source(lists_source(&live.ctx));
         if live.ctx.mastodon.account_key() != previous.ctx.mastodon.account_key() {
             self.pending.forget_support();

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod model;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -161,7 +162,10 @@ pub struct Mastodon {
 }
 
 impl Mastodon {
-    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
+    /// Fails when the instance is `https` and the system has no CA
+    /// certificates to check it with (see [`tls`]).
+    pub fn new(config: &Config) -> Result<Self, tls::NoCaRoots> {
+        tls::check_roots(&config.url)?;
         Ok(Mastodon {
             http: std::sync::OnceLock::new(),
             timeout: config.timeout,
@@ -178,7 +182,7 @@ impl Mastodon {
 
     /// The client for a reloaded config: the counters carry over, and so
     /// does the rate-limit state when the instance is the same.
-    pub(crate) fn renewed(config: &Config, previous: &Mastodon) -> Result<Self, reqwest::Error> {
+    pub(crate) fn renewed(config: &Config, previous: &Mastodon) -> Result<Self, tls::NoCaRoots> {
         let mut m = Mastodon::new(config)?;
         m.counters = previous.counters.clone();
         if m.base == previous.base {
@@ -193,7 +197,13 @@ impl Mastodon {
                 // ring: the smaller of rustls's crypto providers; installing
                 // fails harmlessly when one is already installed.
                 let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
+                let builder = reqwest::Client::builder();
+                let builder = if tls::needs_no_roots(&self.base) {
+                    builder.tls_certs_only(Vec::new())
+                } else {
+                    builder
+                };
+                builder
                     .user_agent(concat!("mastodon-comments/", env!("CARGO_PKG_VERSION")))
                     .connect_timeout(limits::CONNECT_TIMEOUT)
                     .timeout(self.timeout)

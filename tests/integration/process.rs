@@ -256,6 +256,141 @@ fn lookup_says_when_the_server_requires_a_token() {
     );
 }
 
+/// `SSL_CERT_FILE` (an empty file) and `SSL_CERT_DIR` (an empty folder):
+/// where `rustls-native-certs` looks instead of the system's store, so the
+/// process sees a system without CA certificates.
+fn without_ca_certificates(cmd: &mut Command, dir: &Path) {
+    let (file, empty) = (dir.join("no-certs.pem"), dir.join("no-certs"));
+    std::fs::write(&file, "").expect("empty CA file");
+    std::fs::create_dir_all(&empty).expect("empty CA folder");
+    cmd.env("SSL_CERT_FILE", file).env("SSL_CERT_DIR", empty);
+}
+
+/// On a system without CA certificates, a daemon for an https instance
+/// stops before it says READY=1, saying what to install (every request
+/// would fail otherwise).
+#[test]
+fn an_https_instance_without_ca_certificates_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), "https://mastodon.example", "");
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
+    notify.set_nonblocking(true).expect("nonblocking");
+    let mut cmd = Command::new(binary());
+    cmd.arg("--listen")
+        .arg(dir.path().join("mc.sock"))
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    without_ca_certificates(&mut cmd, dir.path());
+    let mut child = cmd.spawn().expect("start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the daemon started without CA certificates");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no CA certificates were found on this system")
+            && err.contains("https://mastodon.example")
+            && err.contains("apt install ca-certificates"),
+        "{err}"
+    );
+    let mut buf = [0u8; 4096];
+    let mut seen = String::new();
+    while let Ok(n) = notify.recv(&mut buf) {
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(!seen.contains("READY=1"), "said ready: {seen}");
+    // The same system with its CA certificates: the daemon starts.
+    let mut with_roots = Command::new(binary());
+    with_roots
+        .arg("--listen")
+        .arg(dir.path().join("mc.sock"))
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let p = Proc {
+        child: with_roots.spawn().expect("start"),
+        socket: dir.path().join("mc.sock"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(&p.socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not start with the system's CA certificates"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A plain-http (loopback) instance needs no CA certificates: the daemon
+/// starts and answers without any, and refuses a reload that switches to
+/// an https instance it could not check, keeping the running config.
+#[test]
+fn a_plain_http_instance_needs_no_ca_certificates() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _c) = rt.block_on(standin("a-simple-thread", false));
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Every request asks the stand-in (no answer served from memory).
+    let cfg = write_config(dir.path(), &s.url(), r#", "cache_fresh_seconds": 0"#);
+    let socket = dir.path().join("mc.sock");
+    let log = dir.path().join("daemon.log");
+    let mut cmd = Command::new(binary());
+    cmd.arg("--listen")
+        .arg(&socket)
+        .arg(&cfg)
+        .arg(dir.path().join("state.json"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"));
+    without_ca_certificates(&mut cmd, dir.path());
+    let p = Proc {
+        child: cmd.spawn().expect("start"),
+        socket: socket.clone(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "the daemon did not start listening");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let uri = "/2026/07/01/slow-bread/comments.json";
+    let r = rt.block_on(fcgi_get(&socket, uri));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["stats"]["replies"], 5);
+    write_config(dir.path(), "https://mastodon.example", "");
+    p.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("config not reloaded, keeping the old one: no CA certificates were found") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refused reload in the log: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let calls = s.total_calls();
+    let again = rt.block_on(fcgi_get(&socket, uri));
+    assert_eq!(again.status, 200, "{}", String::from_utf8_lossy(&again.body));
+    assert_eq!(again.json()["stats"]["replies"], 5);
+    assert!(
+        s.total_calls() > calls,
+        "asked the stand-in again, not the refused https instance"
+    );
+}
+
 // ---------------------------------------------------------------------
 // Signals, memory, the state file, the notify protocol.
 
