@@ -19,6 +19,9 @@ pub enum Cli {
         state: Option<PathBuf>,
         path: String,
     },
+    Check {
+        config: PathBuf,
+    },
     Demo {
         listen: String,
         fixtures: Option<PathBuf>,
@@ -49,6 +52,7 @@ fastcgi_pass, or with --listen outside systemd.
 
 Usage: mastodon-comments [OPTIONS] CONFIG [STATE]
        mastodon-comments lookup --config CONFIG [--state STATE] ARTICLE
+       mastodon-comments check --config CONFIG
        mastodon-comments demo [--listen ADDR] [--fixtures DIR]
        mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N]
 
@@ -67,6 +71,7 @@ Options:
 
 Commands:
   lookup    Print the JSON answer for one article path, once (troubleshooting)
+  check     Check the config, the token and the instance; one line per item
   demo      Serve a sample article with comments over HTTP, from a built-in
             stand-in Mastodon; no account needed
   stand-in  Serve a fixture scenario as a stand-in Mastodon instance (tests,
@@ -84,6 +89,20 @@ Arguments:
 Options:
   --config CONFIG  The daemon's config file
   --state STATE    Use (and update) this state file; without it nothing is stored
+";
+
+const CHECK_HELP: &str = "\
+Check the set-up against the instance after editing the config: the config,
+HTTPS, the instance and its software, the token, its account and scopes,
+\"userid\", the timeline and its announcements, search, whether the server
+requires a token. One line per item, each ok or what to fix; exits 0 when
+everything needed works, 1 otherwise. The token is never printed.
+
+Usage: mastodon-comments check --config CONFIG
+
+Options:
+  --config CONFIG  The daemon's config file (the token is read as the daemon
+                   reads it, also from $CREDENTIALS_DIRECTORY/token)
 ";
 
 const DEMO_HELP: &str = "\
@@ -122,6 +141,7 @@ const OPTIONS: &[Opt] = &[
     ("exit-idle-after", None),
 ];
 const LOOKUP_OPTIONS: &[Opt] = &[("help", Some('h')), ("config", None), ("state", None)];
+const CHECK_OPTIONS: &[Opt] = &[("help", Some('h')), ("config", None)];
 const DEMO_OPTIONS: &[Opt] = &[("help", Some('h')), ("listen", None), ("fixtures", None)];
 const STAND_IN_OPTIONS: &[Opt] = &[
     ("help", Some('h')),
@@ -184,6 +204,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 d.exit_idle_after = Some(idle);
             }
             (_, Value(v)) if first && v == "lookup" => return lookup(p),
+            (_, Value(v)) if first && v == "check" => return check(p),
             (_, Value(v)) if first && v == "demo" => return demo(p),
             (_, Value(v)) if first && v == "stand-in" => return stand_in(p),
             (_, Value(v)) if d.config.is_none() => d.config = Some(v.into()),
@@ -210,6 +231,20 @@ fn lookup(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
         config: config.ok_or("lookup needs --config CONFIG (the daemon's config file)")?,
         state,
         path: path.ok_or("lookup needs the article path or URL, e.g. /2018/12/01/post/")?,
+    })
+}
+
+fn check(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
+    let mut config = None;
+    while let Some(arg) = p.next()? {
+        match (option(&arg, CHECK_OPTIONS), arg) {
+            (Some("help"), _) => return Ok(Cli::Print(CHECK_HELP.into())),
+            (Some("config"), _) => config = Some(PathBuf::from(p.value()?)),
+            (_, other) => return Err(other.unexpected()),
+        }
+    }
+    Ok(Cli::Check {
+        config: config.ok_or("check needs --config CONFIG (the daemon's config file)")?,
     })
 }
 
@@ -286,6 +321,12 @@ mod tests {
             })
         );
         assert_eq!(
+            from_args(["check", "--config", "/etc/mc/config.json"]).ok(),
+            Some(Cli::Check {
+                config: "/etc/mc/config.json".into()
+            })
+        );
+        assert_eq!(
             from_args(["demo"]).ok(),
             Some(Cli::Demo {
                 listen: "127.0.0.1:8080".into(),
@@ -317,12 +358,15 @@ mod tests {
         assert!(err(&["a", "b", "c"]).contains("c"));
         assert!(err(&["lookup", "/a/"]).contains("needs --config"));
         assert!(err(&["stand-in"]).contains("needs --fixtures"));
+        assert!(err(&["check"]).contains("check needs --config"));
+        assert!(err(&["check", "--config", "c.json", "extra"]).contains("extra"));
     }
 
     /// Each command: the arguments that reach its parser, its options, its help.
-    const COMMANDS: [(&[&str], &[Opt], &str); 4] = [
+    const COMMANDS: [(&[&str], &[Opt], &str); 5] = [
         (&[], OPTIONS, HELP),
         (&["lookup"], LOOKUP_OPTIONS, LOOKUP_HELP),
+        (&["check"], CHECK_OPTIONS, CHECK_HELP),
         (&["demo"], DEMO_OPTIONS, DEMO_HELP),
         (&["stand-in"], STAND_IN_OPTIONS, STAND_IN_HELP),
     ];

@@ -12,6 +12,7 @@
 //! | [`daemon`] | the daemon's life: start, background tasks, drain, last flush |
 //! | [`signals`] | SIGTERM/SIGINT stop, SIGHUP reload |
 //! | [`lookup`] | the `lookup` command |
+//! | [`check`] | the `check` command: the set-up checked against the instance |
 //! | [`config`] | the config file: schema, defaults, validation, token |
 //! | [`limits`] | every timeout, byte cap and count bound |
 //! | [`listen`] | the inherited (socket-activated) or `--listen` socket |
@@ -41,6 +42,7 @@
 pub mod activity;
 pub mod app;
 pub mod cache;
+pub mod check;
 pub mod cli;
 pub mod coalesce;
 pub mod config;

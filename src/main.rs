@@ -1,6 +1,6 @@
 //! The `mastodon-comments` command: parses the CLI, sets up logging and
-//! the runtime, and hands over to the library (the daemon, `lookup`, the
-//! demo, the stand-in).
+//! the runtime, and hands over to the library (the daemon, `lookup`,
+//! `check`, the demo, the stand-in).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use mastodon_comments::cli::{self, Cli};
 use mastodon_comments::standin::StandIn;
-use mastodon_comments::{daemon, demo, lookup};
+use mastodon_comments::{check, daemon, demo, lookup};
 
 fn main() -> ExitCode {
     let cli = match cli::from_env() {
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(matches!(cli, Cli::Lookup { .. }));
+    init_tracing(matches!(cli, Cli::Lookup { .. } | Cli::Check { .. }));
     let result = match cli {
         Cli::Print(text) => {
             print!("{text}");
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Cli::Lookup { config, state, path } => {
             runtime().and_then(|rt| rt.block_on(lookup::run(&config, state.as_deref(), &path)))
         }
+        Cli::Check { config } => runtime().and_then(|rt| rt.block_on(check::run(&config))),
         Cli::Demo { listen, fixtures } => runtime()
             .and_then(|rt| rt.block_on(demo::run(&listen, fixtures.as_deref())))
             .map(|()| ExitCode::SUCCESS),

@@ -289,11 +289,7 @@ pub(crate) async fn scan_timeline(ctx: &Ctx, deadline: Deadline) -> Result<(), U
 /// Full-text search for the article (needs a token; finds statuses only on
 /// instances with Elasticsearch).
 pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<StatusId>, UpstreamError> {
-    let q = match &ctx.config.blog_url {
-        Some(blog) if path != "/" => format!("{}{}/", blog.as_str().trim_end_matches('/'), path),
-        Some(blog) => blog.to_string(),
-        None => path.to_string(),
-    };
+    let q = search_query(&ctx.config, path);
     let found = match ctx.mastodon.search_statuses(&q, deadline).await {
         // A token without read:search, or one the instance refuses: search
         // is unavailable, which is not an outage; the scan and the map remain.
@@ -312,6 +308,16 @@ pub async fn search(ctx: &Ctx, path: &str, deadline: Deadline) -> Result<Vec<Sta
         .collect();
     ids.sort();
     Ok(ids)
+}
+
+/// What is searched for to find an article's announcement: its full URL
+/// when the blog's address is known (what the post links), else its path.
+pub(crate) fn search_query(config: &Config, path: &str) -> String {
+    match &config.blog_url {
+        Some(blog) if path != "/" => format!("{}{}/", blog.as_str().trim_end_matches('/'), path),
+        Some(blog) => blog.to_string(),
+        None => path.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@
 //! `/api/v2/search`, `/api/v1/search` (404, as on Mastodon ≥ 3.0),
 //! `/api/v1/blocks|mutes|domain_blocks`, `/api/v1/accounts/verify_credentials`
 //! (the scenario's author), `/api/v1/interaction_requests` (GoToSocial's,
-//! from `interaction-requests.json`; 404 without it, as on Mastodon). Any route can be made to answer a canned
+//! from `interaction-requests.json`; 404 without it, as on Mastodon),
+//! `/api/v1/instance` and nodeinfo (`/.well-known/nodeinfo`,
+//! `/nodeinfo/2.0`; the scenario's `instance.json` and `nodeinfo.json`, or
+//! Mastodon 4.5's). Any route can be made to answer a canned
 //! exchange of the fixtures' `http/` folders. Control: `/__stand-in/mode?set=…`,
 //! `/__stand-in/delay?ms=…`, `/__stand-in/calls`. Pictures, for the demo:
 //! `/system/…` (see [`images`]), never slowed or broken by the mode.
@@ -157,6 +160,8 @@ impl Mode {
 }
 
 struct Shared {
+    /// Where it listens (nodeinfo links to itself).
+    addr: SocketAddr,
     scenario: Scenario,
     statuses: Vec<Value>,
     /// The pictures served under [`images::PREFIX`]: none unless started
@@ -175,6 +180,11 @@ struct Shared {
     old_server: std::sync::atomic::AtomicBool,
     /// Behave like GoToSocial: every API call without a token is 401.
     require_token: std::sync::atomic::AtomicBool,
+    /// Every API call with a token is 401 (a revoked or mistyped token).
+    refuse_token: std::sync::atomic::AtomicBool,
+    /// Search finds what the scenario has; off, it finds nothing, like
+    /// Mastodon without Elasticsearch.
+    full_text_search: std::sync::atomic::AtomicBool,
     /// Bodies of `/api/v1/blocks`, `/api/v1/mutes` and `/api/v1/domain_blocks`.
     blocks: Mutex<String>,
     mutes: Mutex<String>,
@@ -258,6 +268,7 @@ impl StandIn {
         // A scenario of a server without an anonymous API says so.
         let require_token = scenario.expect()["stand_in"]["require_token"] == Value::Bool(true);
         let shared = Arc::new(Shared {
+            addr,
             scenario,
             statuses,
             images,
@@ -270,6 +281,8 @@ impl StandIn {
             authorized: AtomicU64::new(0),
             old_server: std::sync::atomic::AtomicBool::new(false),
             require_token: std::sync::atomic::AtomicBool::new(require_token),
+            refuse_token: std::sync::atomic::AtomicBool::new(false),
+            full_text_search: std::sync::atomic::AtomicBool::new(true),
             blocks: Mutex::new("[]".into()),
             mutes: Mutex::new("[]".into()),
             domain_blocks: Mutex::new("[]".into()),
@@ -373,6 +386,17 @@ impl StandIn {
     /// Answers every call without a token with 401, as GoToSocial does.
     pub fn set_require_token(&self, on: bool) {
         self.shared.require_token.store(on, Ordering::SeqCst);
+    }
+
+    /// Refuses every token (401), as for a revoked or mistyped one.
+    pub fn set_refuse_token(&self, on: bool) {
+        self.shared.refuse_token.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether search finds the scenario's statuses; off, it finds nothing,
+    /// like Mastodon without Elasticsearch.
+    pub fn set_full_text_search(&self, on: bool) {
+        self.shared.full_text_search.store(on, Ordering::SeqCst);
     }
 
     /// Answers like Mastodon before 3.0 (v1 search only).
@@ -485,8 +509,16 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         tokio::time::sleep(delay).await;
         s.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
-    if !authed && s.require_token.load(Ordering::SeqCst) {
+    // What the server is, it tells anyone (GoToSocial too).
+    let about_server = matches!(
+        endpoint,
+        Some(Endpoint::Instance | Endpoint::NodeinfoIndex | Endpoint::Nodeinfo(_))
+    );
+    if !authed && !about_server && s.require_token.load(Ordering::SeqCst) {
         return json(401, r#"{"error":"Unauthorized: token not supplied"}"#);
+    }
+    if authed && !about_server && s.refuse_token.load(Ordering::SeqCst) {
+        return json(401, r#"{"error":"The access token is invalid"}"#);
     }
     let canned = s
         .exchanges
@@ -535,8 +567,8 @@ fn answer(
             .collect::<String>()
             .replace('+', "%20");
         match s.scenario.file(&format!("search/{key}.json")) {
-            Some(body) => json(200, body.to_string()),
-            None => json(200, r#"{"accounts":[],"statuses":[],"hashtags":[]}"#),
+            Some(body) if s.full_text_search.load(Ordering::SeqCst) => json(200, body.to_string()),
+            _ => json(200, r#"{"accounts":[],"statuses":[],"hashtags":[]}"#),
         }
     };
     let Some(endpoint) = endpoint else {
@@ -584,6 +616,31 @@ fn answer(
         // GoToSocial's; 404 (as on Mastodon) when the scenario has none.
         Endpoint::InteractionRequests if !authed => json(401, r#"{"error":"Unauthorized: token not supplied"}"#),
         Endpoint::InteractionRequests => file(s, "interaction-requests.json"),
+        Endpoint::Instance => match s.scenario.file("instance.json") {
+            Some(body) => json(200, body.to_string()),
+            None => json(
+                200,
+                serde_json::json!({"uri": s.addr.to_string(), "title": "Stand-in", "version": "4.5.0"}).to_string(),
+            ),
+        },
+        Endpoint::NodeinfoIndex => json(
+            200,
+            serde_json::json!({"links": [{
+                "rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
+                "href": format!("http://{}/nodeinfo/2.0", s.addr),
+            }]})
+            .to_string(),
+        ),
+        Endpoint::Nodeinfo("2.0") => match s.scenario.file("nodeinfo.json") {
+            Some(body) => json(200, body.to_string()),
+            None => json(
+                200,
+                serde_json::json!({"version": "2.0", "software": {"name": "mastodon", "version": "4.5.0"},
+                    "protocols": ["activitypub"], "openRegistrations": false})
+                .to_string(),
+            ),
+        },
+        Endpoint::Nodeinfo(_) => not_found(),
     }
 }
 

@@ -36,6 +36,14 @@ pub(crate) enum Endpoint<'a> {
     /// `/api/v1/interaction_requests` (GoToSocial): replies awaiting the
     /// author's approval.
     InteractionRequests,
+    /// `/api/v1/instance`: the server's name and version (`check`).
+    Instance,
+    /// `/.well-known/nodeinfo`: where the server's nodeinfo documents are
+    /// (`check`).
+    NodeinfoIndex,
+    /// `/nodeinfo/:version` (`2.0`, `2.1`; Akkoma and Pleroma add `.json`):
+    /// the server software's name and version (`check`).
+    Nodeinfo(&'a str),
 }
 
 /// The author's lists that hide replies.
@@ -68,12 +76,20 @@ impl<'a> Endpoint<'a> {
             Endpoint::SearchV1 => "/api/v1/search".into(),
             Endpoint::Moderation(list) => format!("/api/v1/{}", list.segment()),
             Endpoint::InteractionRequests => "/api/v1/interaction_requests".into(),
+            Endpoint::Instance => "/api/v1/instance".into(),
+            Endpoint::NodeinfoIndex => "/.well-known/nodeinfo".into(),
+            Endpoint::Nodeinfo(version) => format!("/nodeinfo/{version}"),
         }
     }
 
     /// The endpoint a path names, for the stand-in's router; `None` for
     /// any path the daemon never asks.
     pub fn parse(path: &'a str) -> Option<Endpoint<'a>> {
+        match path.trim_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+            [".well-known", "nodeinfo"] => return Some(Endpoint::NodeinfoIndex),
+            ["nodeinfo", version] if nodeinfo_version(version) => return Some(Endpoint::Nodeinfo(version)),
+            _ => {}
+        }
         let mut segs = path.trim_matches('/').split('/');
         let (Some("api"), Some(version)) = (segs.next(), segs.next()) else {
             return None;
@@ -90,6 +106,7 @@ impl<'a> Endpoint<'a> {
             ("v1", ["mutes"]) => Endpoint::Moderation(ModerationList::Mutes),
             ("v1", ["domain_blocks"]) => Endpoint::Moderation(ModerationList::DomainBlocks),
             ("v1", ["interaction_requests"]) => Endpoint::InteractionRequests,
+            ("v1", ["instance"]) => Endpoint::Instance,
             _ => return None,
         })
     }
@@ -105,9 +122,28 @@ impl<'a> Endpoint<'a> {
             Endpoint::SearchV1 => "search_v1",
             Endpoint::Moderation(list) => list.segment(),
             Endpoint::InteractionRequests => "interaction_requests",
+            Endpoint::Instance => "instance",
+            Endpoint::NodeinfoIndex => "nodeinfo_index",
+            Endpoint::Nodeinfo(_) => "nodeinfo",
         }
     }
 }
+
+/// A nodeinfo document's name: `2.0`, `2.1`, `2.0.json`, nothing that
+/// could leave its folder.
+fn nodeinfo_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 16
+        && v.starts_with(|c: char| c.is_ascii_digit())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        && !v.contains("..")
+}
+
+/// The nodeinfo schemas `check` reads, newest first.
+const NODEINFO_SCHEMAS: [&str; 2] = [
+    "http://nodeinfo.diaspora.software/ns/schema/2.1",
+    "http://nodeinfo.diaspora.software/ns/schema/2.0",
+];
 
 /// Page size of the author's lists and interaction requests (the most
 /// Mastodon and GoToSocial serve).
@@ -210,6 +246,68 @@ impl Mastodon {
     }
 }
 
+/// Calls only `check` makes: what the server is, and what the token may
+/// read. Each is one bounded call, like the daemon's.
+impl Mastodon {
+    /// `/api/v1/instance`, as JSON (its shape differs between servers).
+    pub(crate) async fn instance(&self, deadline: Deadline) -> Result<serde_json::Value, UpstreamError> {
+        let path = Endpoint::Instance.path();
+        Ok(self.get(&path, &[], Auth::Token, deadline).await?.value)
+    }
+
+    /// The server's nodeinfo 2.x document (software name and version),
+    /// found through `/.well-known/nodeinfo`; `Ok(None)` when the server
+    /// has none, or lists one that is not on the instance itself (nothing
+    /// is asked of another host).
+    pub(crate) async fn nodeinfo(&self, deadline: Deadline) -> Result<Option<serde_json::Value>, UpstreamError> {
+        let index: serde_json::Value = match self
+            .get(&Endpoint::NodeinfoIndex.path(), &[], Auth::Anonymous, deadline)
+            .await
+        {
+            Ok(page) => page.value,
+            Err(UpstreamError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let links = index["links"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let href = NODEINFO_SCHEMAS.iter().find_map(|schema| {
+            links
+                .iter()
+                .find(|l| l["rel"].as_str() == Some(schema))
+                .and_then(|l| l["href"].as_str())
+        });
+        let Some(url) = href.and_then(|h| url::Url::parse(h).ok()) else {
+            return Ok(None);
+        };
+        if url.origin() != self.base.origin() {
+            return Ok(None);
+        }
+        let Some(endpoint @ Endpoint::Nodeinfo(_)) = Endpoint::parse(url.path()) else {
+            return Ok(None);
+        };
+        let doc = self.get(&endpoint.path(), &[], Auth::Anonymous, deadline).await?;
+        Ok(Some(doc.value))
+    }
+
+    /// The newest of the author's posts, asked without the token: 401 is
+    /// a server that reads nothing to anonymous callers.
+    pub(crate) async fn anonymous_probe(&self, account_id: &str, deadline: Deadline) -> Result<(), UpstreamError> {
+        checked(account_id)?;
+        let path = Endpoint::AccountStatuses(account_id).path();
+        self.get_bytes(&path, &[("limit", "1")], Auth::Anonymous, deadline)
+            .await
+            .map(|_| ())
+    }
+
+    /// One entry of one of the author's lists, with the token: 403 is the
+    /// token without that list's scope.
+    pub(crate) async fn list_probe(&self, list: ModerationList, deadline: Deadline) -> Result<(), UpstreamError> {
+        let path = Endpoint::Moderation(list).path();
+        self.get_bytes(&path, &[("limit", "1")], Auth::Required, deadline)
+            .await
+            .map(|_| ())
+    }
+}
+
 /// An id that is not one never reaches a path: the instance would not
 /// know it either.
 fn checked(s: &str) -> Result<(), UpstreamError> {
@@ -237,6 +335,9 @@ mod tests {
             Endpoint::Moderation(ModerationList::Mutes),
             Endpoint::Moderation(ModerationList::DomainBlocks),
             Endpoint::InteractionRequests,
+            Endpoint::Instance,
+            Endpoint::NodeinfoIndex,
+            Endpoint::Nodeinfo("2.0"),
         ];
         let mut names = std::collections::HashSet::new();
         for e in all {
@@ -244,6 +345,11 @@ mod tests {
             assert_eq!(Endpoint::parse(&path), Some(e), "{path}");
             assert!(names.insert(e.name()), "one name per endpoint: {}", e.name());
         }
+        assert_eq!(
+            Endpoint::parse("/nodeinfo/2.1.json"),
+            Some(Endpoint::Nodeinfo("2.1.json")),
+            "Akkoma's name"
+        );
         for other in [
             "/",
             "/api",
@@ -253,6 +359,10 @@ mod tests {
             "/api/v1/statuses/1.2",
             "/api/v1/statuses/a%20b/context",
             "/api/v1/accounts/..%2Foauth/statuses",
+            "/nodeinfo/../api/v1/instance",
+            "/nodeinfo/x",
+            "/nodeinfo/2.0/more",
+            "/.well-known/host-meta",
         ] {
             assert_eq!(Endpoint::parse(other), None, "{other}");
         }

@@ -2,6 +2,7 @@
 //! Mastodon serving the fixtures, over real sockets where the transport is
 //! under test, and the built binary where the binary itself is.
 
+mod check;
 mod common;
 mod content;
 mod demo;

@@ -391,6 +391,70 @@ fn a_plain_http_instance_needs_no_ca_certificates() {
     );
 }
 
+/// `check` as the operator runs it: the token from
+/// `$CREDENTIALS_DIRECTORY` (as under systemd), one line per item on
+/// stdout, exit 0 when everything needed works, 1 when not (the token
+/// refused; an https instance without CA certificates), 2 for a usage
+/// error. The token is never printed.
+#[test]
+fn check_prints_the_checklist_and_exits_by_it() {
+    let token = crate::check::TOKEN;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _c) = rt.block_on(standin("a-simple-thread", true));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &s.url(), "");
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).expect("credentials");
+    std::fs::write(creds.join("token"), token).expect("token");
+    let check = |cfg: &Path, ca: bool| {
+        let mut cmd = Command::new(binary());
+        cmd.args(["check", "--config"])
+            .arg(cfg)
+            .env("CREDENTIALS_DIRECTORY", &creds);
+        if !ca {
+            without_ca_certificates(&mut cmd, dir.path());
+        }
+        let out = cmd.output().expect("run check");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !stdout.contains(token) && !stderr.contains(token),
+            "token printed:\n{stdout}\n{stderr}"
+        );
+        (out.status.code(), stdout, stderr)
+    };
+    let (code, out, err) = check(&cfg, true);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    for want in [
+        "ok    config: ",
+        "ok    instance: ",
+        "ok    token: accepted: the account @nadia (id 109308551561216011)",
+        "ok    userid: 109308551561216011 is the token's account",
+        "ok    timeline: ",
+        "ok    scopes: read:statuses read:search read:blocks read:mutes",
+        "everything needed works",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    s.set_refuse_token(true);
+    let (code, out, _) = check(&cfg, true);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL  token: refused by the instance"), "{out}");
+    assert!(out.contains("fix the lines marked FAIL"), "{out}");
+    s.set_refuse_token(false);
+    // The same condition the daemon refuses to start on.
+    let https = write_config(dir.path(), "https://mastodon.example", "");
+    let (code, out, _) = check(&https, false);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  HTTPS: no CA certificates were found") && out.contains("apt install ca-certificates"),
+        "{out}"
+    );
+    let out = Command::new(binary()).arg("check").output().expect("run check");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check needs --config"));
+}
+
 // ---------------------------------------------------------------------
 // Signals, memory, the state file, the notify protocol.
 
