@@ -339,6 +339,23 @@ fn userid(r: &mut Report, config: &Config, token: &TokenState) -> Option<String>
             );
             return Some(a.id.clone());
         }
+        (None, None) if !config.roots.is_empty() => {
+            r.add(
+                Mark::Note,
+                "userid",
+                format!(
+                    "not set, and no token account to use: only the {} in \"roots\" have comments; set \
+                     \"userid\" to your account's id to find the others (the \"id\" of \
+                     {}/api/v1/accounts/lookup?acct=YOURNAME)",
+                    match config.roots.len() {
+                        1 => "1 article".to_string(),
+                        n => format!("{n} articles"),
+                    },
+                    origin(config)
+                ),
+            );
+            return None;
+        }
         (None, None) => {
             r.add(
                 Mark::Fail,
@@ -461,7 +478,7 @@ async fn timeline(
             Mark::Note,
             "timeline",
             format!(
-                "{read} posts read; none of them announces an article (a public or unlisted post of yours, not a \
+                "posts read: {read}; none of them announces an article (a public or unlisted post of yours, not a \
                  reply or boost, linking to {links_to}): announce one, or check \"blog_url\""
             ),
         );
@@ -483,7 +500,7 @@ async fn timeline(
         Mark::Ok,
         "timeline",
         format!(
-            "{read} posts read, {} announce articles on {links_to}; the newest: {}",
+            "posts read: {read}; announcing an article on {links_to}: {}; the newest: {}",
             found.len(),
             shown.join("; ")
         ),

@@ -183,6 +183,16 @@ async fn a_userid_that_is_not_the_tokens_account_says_which_is() {
     assert!(!r.passed(), "{r}");
     assert_line(&r, "token", Mark::Note, &["none"]);
     assert_line(&r, "userid", Mark::Fail, &["not set", "/api/v1/accounts/lookup?acct="]);
+    // With explicit roots, those articles still work: nothing to fix.
+    let r = run(
+        &s,
+        None,
+        false,
+        r#", "roots": {"/2026/07/01/slow-bread/": "116843781319371281"}"#,
+    )
+    .await;
+    assert!(r.passed(), "{r}");
+    assert_line(&r, "userid", Mark::Note, &["only the 1 article in \"roots\""]);
 }
 
 #[tokio::test]
