@@ -230,3 +230,47 @@ async fn an_invalid_config_is_the_only_line() {
     assert_line(&r, "config", Mark::Fail, &["plain http only for loopback"]);
     assert!(!r.to_string().contains(TOKEN));
 }
+
+/// Nodeinfo is read only from the instance itself; a server without it
+/// is still named from its API version.
+#[tokio::test]
+async fn nodeinfo_on_another_host_is_not_asked() {
+    let (s, _) = standin("a-simple-thread", true).await;
+    let elsewhere = Exchange {
+        authorized_only: false,
+        status: 200,
+        headers: Vec::new(),
+        body: r#"{"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
+                  "href": "http://127.0.0.2:9/nodeinfo/2.0"}]}"#
+            .into(),
+    };
+    s.set_exchange("nodeinfo_index", Some(elsewhere));
+    let r = run(&s, Some(AUTHOR), true, "").await;
+    assert!(r.passed(), "{r}");
+    assert_line(&r, "instance", Mark::Ok, &["4.5.0", "no nodeinfo"]);
+    assert_eq!(s.calls("nodeinfo_index"), 1);
+    assert_eq!(s.calls("nodeinfo"), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_instance_fails_and_stops() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"url": "http://127.0.0.1:{port}", "userid": "{AUTHOR}", "token": "{TOKEN}", "timeout_seconds": 2}}"#
+        ),
+    )
+    .expect("config");
+    let r = check::check(&cfg, &Env::default()).await;
+    assert!(!r.passed(), "{r}");
+    assert_line(&r, "instance", Mark::Fail, &["does not answer", "check \"url\""]);
+    assert!(r.line("token").is_none(), "nothing asked after: {r}");
+    assert!(!r.to_string().contains(TOKEN));
+}
