@@ -94,8 +94,8 @@ fn serialize(answer: &render::Answer) -> (Bytes, Bytes) {
 }
 
 impl App {
-    /// Fails when the instance cannot be reached at all (see
-    /// [`mastodon::tls`](crate::mastodon::tls)).
+    /// Fails when the instance is `https` and the system has no CA
+    /// certificates to check it with (see [`mastodon::tls`](crate::mastodon::tls)).
     pub fn new(config: Config, state: Arc<State>) -> Result<App, NoCaRoots> {
         let cache = AnswerCache::new(config.cache_fresh, config.cache_keep, config.cache_entries);
         let live = Self::live(config, state.clone(), None)?;
