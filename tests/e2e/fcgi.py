@@ -16,6 +16,9 @@ Options:
     --max-bytes N       give up once more than N bytes were received
                         (default 8 MiB)
     --content-type T    CONTENT_TYPE sent with a body (default: empty)
+    --headers-out FILE  write the answer's headers there, one "name: value"
+                        a line (names lowercased, the Status: line included)
+    --body-out FILE     write the answer's body there (nothing on a failure)
     --print FIELDS      comma-separated fields printed on one line, separated
                         by spaces (default "status,comments"):
           status             the Status: header's code (200 without one)
@@ -149,6 +152,8 @@ def main():
     p.add_argument("--max-bytes", type=int, default=8 << 20)
     p.add_argument("--content-type", default="")
     p.add_argument("--print", dest="fields", default="status,comments")
+    p.add_argument("--headers-out")
+    p.add_argument("--body-out")
     p.add_argument("address")
     p.add_argument("method")
     p.add_argument("uri")
@@ -159,11 +164,17 @@ def main():
     if unknown or names[0] != "status":
         p.error("--print: fields are %s, the first one status" % ", ".join(FIELDS))
     try:
-        status, _, payload = request(a.address, a.method, a.uri, a.body.encode(), a.content_type,
-                                     a.timeout, a.max_bytes)
+        status, headers, payload = request(a.address, a.method, a.uri, a.body.encode(), a.content_type,
+                                           a.timeout, a.max_bytes)
     except Exception as e:
         print(" ".join(["000"] + ["-"] * (len(names) - 1)), e)
         return
+    if a.headers_out:
+        with open(a.headers_out, "w", encoding="latin-1") as f:
+            f.write("".join("%s: %s\n" % kv for kv in headers.items()))
+    if a.body_out:
+        with open(a.body_out, "wb") as f:
+            f.write(payload)
     print(" ".join(fields(status, payload, names)))
 
 

@@ -22,10 +22,12 @@ require_binary() {
 stop() { # pid [signal]: its children first (a daemon under strace), each waited for 15 s at most
     local pid=$1 sig=${2:-TERM} child
     [ -n "$pid" ] || return 0
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-        kill -"$sig" "$child" 2>/dev/null || true
-        timeout 15 tail --pid="$child" -f /dev/null 2>/dev/null || kill -KILL "$child" 2>/dev/null || true
-    done
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do stop_alone "$child" "$sig"; done
+    stop_alone "$pid" "$sig"
+}
+stop_alone() { # pid [signal]: that process only (one that stops its own children), waited for 15 s at most
+    local pid=$1 sig=${2:-TERM}
+    [ -n "$pid" ] || return 0
     kill -"$sig" "$pid" 2>/dev/null || return 0
     timeout 15 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 }
@@ -40,13 +42,14 @@ wait_until() { # seconds, command...
     timeout "$t" bash -c "until $*; do sleep 0.05; done"
 }
 
-# The end of every log and output file in $TMP, for a failed run.
-dump_logs() {
-    local f
-    for f in "$TMP"/*.log "$TMP"/*.out; do
+# The end of every log and output file in $TMP (and of the files named),
+# for a failed run.
+dump_logs() { # [file...]
+    local f lines=${DUMP_LINES:-40}
+    for f in "$TMP"/*.log "$TMP"/*.out "$@"; do
         [ -s "$f" ] || continue
-        echo "----- $f (last 40 lines)"
-        tail -n 40 "$f"
+        echo "----- $f (last $lines lines)"
+        tail -n "$lines" "$f"
     done
 }
 
@@ -61,6 +64,230 @@ cleanup_pids() {
         rc=1
         dump_logs
     fi
+    rm -rf "$TMP"
+    echo "$PASS passed, $FAIL failed"
+    exit "$rc"
+}
+
+# --- The web server suites (nginx.sh, caddy.sh, apache.sh) ----------------------
+#
+#   reader (curl) -> the web server with the shipped example
+#                 -> FastCGI on $SOCK -> mastodon-comments (socket-activated
+#                    by systemd-socket-activate)
+#                 -> stand-in Mastodon (plain HTTP on loopback)
+#
+# A suite sets ROOT, MC_BIN and TMP, then SOCK (the daemon's socket),
+# SOCKET_USER (the web server's user, who owns the socket as the socket unit
+# makes it; empty: root) and SERVER_PORT (where req sends), and defines
+# stop_server (stops the web server; called on exit).
+
+# The start of a web server suite: the programs it needs, root, $TMP (0755:
+# the web server's user reaches the socket below it), the exit trap
+# (cleanup_servers), and the stand-in serving a-simple-thread, where
+# ARTICLE is announced by ROOT_ID with 5 replies.
+begin_web_suite() { # name, why root is needed, programs...
+    local name=$1 why=$2
+    shift 2
+    ARTICLE=/2026/07/01/slow-bread
+    ROOT_ID=116843781319371281
+    NEVER_SEEN=/2026/07/03/never-seen/comments.json
+    require_tools curl python3 systemd-socket-activate timeout "$@"
+    require_binary
+    [ "$(id -u)" = 0 ] || { echo "run as root ($why)" >&2; echo "0 passed, 1 failed"; exit 1; }
+    TMP=$(mktemp -d "/tmp/mc-e2e-$name.XXXXXX")
+    chmod 0755 "$TMP"
+    STANDIN_PID=
+    DAEMON_PID=
+    trap cleanup_servers EXIT
+    trap 'exit 130' INT TERM
+    start_standin "$ROOT/tests/fixtures/mastodon/a-simple-thread"
+}
+
+start_standin() { # scenario dir -> STANDIN_PORT, STANDIN_PID; its log in $TMP/stand-in.log
+    STANDIN_PORT=$(free_port)
+    "$MC_BIN" stand-in --fixtures "$1" --listen "127.0.0.1:$STANDIN_PORT" >"$TMP/stand-in.log" 2>&1 &
+    STANDIN_PID=$!
+    wait_until 15 "curl -sf -o /dev/null http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" \
+        || { bad "stand-in did not come up on 127.0.0.1:$STANDIN_PORT"; exit 1; }
+}
+# The daemon's config: the stand-in as the instance, with a token (the
+# stand-in takes any), articles under /20xx/ only.
+write_config() { # file [more members, e.g. '"max_age_seconds": 2']
+    printf '{"url": "http://127.0.0.1:%s", "token": "e2e-token", "userid": "109308551561216011",\n "blog_url": "https://blog.example.org", "path_pattern": "^/20[0-9]{2}/"%s}\n' \
+        "$STANDIN_PORT" "${2:+, $2}" >"$1"
+}
+roots_member() { # article path... -> the config member naming $ROOT_ID as the root of each
+    local p out=
+    for p in "$@"; do out+="${out:+, }\"$p\": \"$ROOT_ID\""; done
+    printf '"roots": {%s}' "$out"
+}
+calls() { curl -sS --max-time 5 "http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'; }
+mode() { curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$STANDIN_PORT/__stand-in/mode?set=$1"; }
+
+start_daemon() { # log file [config, default $TMP/config.json] -> DAEMON_PID
+    rm -f "$SOCK"
+    systemd-socket-activate -l "$SOCK" -E RUST_LOG=info \
+        "$MC_BIN" "${2:-$TMP/config.json}" "$TMP/state/state.json" >"$1" 2>&1 &
+    DAEMON_PID=$!   # systemd-socket-activate execs the daemon: same pid
+    wait_until 10 "[ -S '$SOCK' ]" || { bad "socket $SOCK not created"; exit 1; }
+    # As mastodon-comments.socket: SocketUser= the web server's user, SocketMode=0600.
+    if [ -n "$SOCKET_USER" ]; then chown "$SOCKET_USER:$SOCKET_USER" "$SOCK"; fi
+    chmod 0600 "$SOCK"
+}
+# The daemon's request log has one line per answered request:
+#   ... INFO request path="/2026/07/01/slow-bread" status=200 ms=3 source=Upstream upstream_calls=2
+served() { # log file [path [status]] -> number of such lines
+    local pat=' request path='
+    if [ -n "${2:-}" ]; then pat="$pat\"$2\""; fi
+    if [ -n "${3:-}" ]; then pat="$pat status=$3 "; fi
+    grep -cF -- "$pat" "$1" 2>/dev/null || true
+}
+
+# Runs a command (a web server in the foreground) in a private mount
+# namespace where /run and /var/cache are $TMP/run and $TMP/cache (and
+# $PRIVATE_LOG_DIR, if set, is $TMP/log), so the shipped examples' absolute
+# paths work unchanged and the host is not touched. can_unshare says whether
+# this is permitted (CAP_SYS_ADMIN); without it a suite uses copies of the
+# examples with those paths rewritten, and says so.
+can_unshare() { unshare -m --propagation private true 2>/dev/null; }
+in_private_mounts() { # command... (replaces the calling shell: run it in the background, &, for a pid)
+    mkdir -p "$TMP/run" "$TMP/cache" "$TMP/log"
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    exec unshare -m --propagation private bash -c '
+        set -e
+        mount --bind "$1/run" /run
+        mount --bind "$1/cache" /var/cache
+        if [ -n "$2" ]; then
+            mkdir -p "$2" 2>/dev/null || true
+            mount --bind "$1/log" "$2"
+        fi
+        shift 2
+        exec "$@"
+    ' _ "$TMP" "${PRIVATE_LOG_DIR:-}" "$@"
+}
+
+# A request through the web server; writes $TMP/h (headers) and $TMP/b
+# (body), prints the status.
+req() { # method path [curl args...]
+    local method=$1 path=$2
+    shift 2
+    curl -sS -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' --max-time 20 -X "$method" \
+        -H 'Host: blog.example.org' "$@" "http://127.0.0.1:${PORT:-$SERVER_PORT}$path" || echo 000
+}
+# The same request straight to the daemon's socket, with the params nginx
+# sends (tests/e2e/fcgi.py): writes $TMP/direct.h and $TMP/direct.b, prints
+# the status.
+direct() { # method uri
+    rm -f "$TMP/direct.h" "$TMP/direct.b"
+    timeout 20 python3 "$ROOT/tests/e2e/fcgi.py" --timeout 15 --print status \
+        --headers-out "$TMP/direct.h" --body-out "$TMP/direct.b" "$SOCK" "$1" "$2" | cut -d' ' -f1
+}
+header() { # name [file, default $TMP/h] -> value of the header (the last one)
+    tr -d '\r' <"${2:-$TMP/h}" | awk -v n="$(echo "$1" | tr '[:upper:]' '[:lower:]')" -F': ' \
+        'tolower($1) == n { sub(/^[^:]*: /, ""); v = $0 } END { print v }'
+}
+json() { # python expression on j (the parsed body of the last response)
+    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/b" "$1" 2>/dev/null || echo '<not json>'
+}
+
+expect() { # description, expected, actual
+    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
+}
+expect_error() { # description, status, actual status  (also checks the JSON error body)
+    local desc=$1 want=$2 got=$3
+    local err cc ct
+    err=$(json '"error" in j and isinstance(j["error"], str) and len(j["error"]) > 0')
+    cc=$(header Cache-Control)
+    ct=$(header Content-Type)
+    if [ "$got" = "$want" ] && [ "$err" = True ] && [ "$cc" = no-store ] && [[ $ct == application/json* ]]; then
+        ok "$desc: $got, JSON error body, no-store"
+    else
+        bad "$desc: expected $want + {\"error\":…} + no-store + JSON, got $got, error=$err, Cache-Control='$cc', Content-Type='$ct', body: $(head -c 300 "$TMP/b")"
+    fi
+}
+# The answer through the web server is the daemon's own answer to the
+# params nginx sends: the same status, Content-Type, Cache-Control,
+# X-Comments-Stale, Allow and body bytes (the daemon's cache makes the second
+# of the two the same answer). Prints what differs; the status of the
+# answer through the server is in $STATUS.
+expect_same_answer() { # description method uri [curl args...]
+    local desc=$1 method=$2 uri=$3 theirs name diffs=
+    shift 3
+    STATUS=$(req "$method" "$uri" "$@")
+    theirs=$(direct "$method" "$uri")
+    [ "$STATUS" = "$theirs" ] || diffs+=" status $STATUS, straight $theirs;"
+    for name in Content-Type Cache-Control X-Comments-Stale Allow; do
+        [ "$(header "$name")" = "$(header "$name" "$TMP/direct.h" 2>/dev/null)" ] \
+            || diffs+=" $name '$(header "$name")', straight '$(header "$name" "$TMP/direct.h" 2>/dev/null)';"
+    done
+    cmp -s "$TMP/b" "$TMP/direct.b" || diffs+=" body $(wc -c <"$TMP/b") bytes, straight $(wc -c <"$TMP/direct.b" 2>/dev/null || echo no) bytes;"
+    if [ -z "$diffs" ]; then
+        ok "$desc: $method $uri: $STATUS, $(header Cache-Control), the daemon's own answer"
+    else
+        bad "$desc: $method $uri through the server differs from straight from the daemon:$diffs"
+    fi
+}
+
+# Check a: the answers through the web server are the daemon's own for
+# every kind of answer: an article not announced, the article (its body and
+# headers kept in $TMP/first.body and $TMP/first.h), ?search=, a
+# percent-encoded path, a bad ?search= and a path that is not UTF-8 (400),
+# outside path_pattern (404), a POST (405).
+expect_daemon_answers() {
+    expect_same_answer "a: unannounced post" GET /2026/07/02/not-announced-yet/comments.json
+    expect "a: unannounced post: comments null, max-age=60" "None max-age=60" "$(json 'j["comments"]') $(header Cache-Control)"
+    expect_same_answer "a: the article" GET "$ARTICLE/comments.json"
+    cp "$TMP/b" "$TMP/first.body"
+    cp "$TMP/h" "$TMP/first.h"
+    expect "a: the article: 200, 5 comments, max-age=600" "200 5 max-age=600" \
+        "$STATUS $(json 'len(j["comments"])') $(header Cache-Control)"
+    expect_same_answer "a: ?search=" GET "/2026/07/01/other/comments.json?search=$ARTICLE/"
+    expect "a: ?search= names the article: 5 comments" 5 "$(json 'len(j["comments"])')"
+    expect_same_answer "a: percent-encoded path" GET "/2026/07/01/slow%2Dbread/comments.json"
+    expect "a: percent-encoded path is the article: 5 comments" 5 "$(json 'len(j["comments"])')"
+    expect_same_answer "a: 400" GET "/2026/07/01/x/comments.json?search=notapath"
+    expect_error "a: 400 for ?search=notapath" 400 "$STATUS"
+    expect_same_answer "a: 400" GET "/%ff/comments.json"
+    expect_error "a: 400 for a path that is not UTF-8" 400 "$STATUS"
+    expect_same_answer "a: 404" GET /about/comments.json
+    expect_error "a: 404 outside path_pattern" 404 "$STATUS"
+    expect_same_answer "a: 405" POST "$ARTICLE/comments.json"
+    expect_error "a: 405 for POST" 405 "$STATUS"
+}
+# Check d, with Mastodon failing (mode error): the daemon's 503 for a post
+# it has never seen reaches the reader as it is (JSON, no-store,
+# Retry-After).
+expect_503_passed_on() {
+    local status ra
+    status=$(req GET "$NEVER_SEEN")
+    expect_error "d: 503 when Mastodon fails for a never-seen post" 503 "$status"
+    ra=$(header Retry-After)
+    if [[ $ra =~ ^[0-9]+$ ]]; then ok "d: 503 carries Retry-After: $ra"; else bad "d: 503 without a numeric Retry-After ('$ra')"; fi
+}
+# A page of the blog (a file holding "An article") is the web server's own:
+# the daemon is not asked.
+expect_page_not_passed() { # path
+    local before status
+    before=$(served "$TMP/daemon.log")
+    status=$(req GET "$1")
+    if [ "$status" = 200 ] && grep -q 'An article' "$TMP/b" && [ "$(served "$TMP/daemon.log")" = "$before" ]; then
+        ok "a: the article page $1 is the web server's file, the daemon never asked"
+    else
+        bad "a: the article page $1: $status, daemon request lines $before -> $(served "$TMP/daemon.log")"
+    fi
+}
+
+# The usual EXIT trap of a web server suite: stops the web server, the
+# daemon and the stand-in; on a failure prints the logs in $TMP and
+# $TMP/log; removes $TMP; prints the tally.
+cleanup_servers() {
+    local rc=$?
+    set +e
+    stop_server
+    stop "$DAEMON_PID"
+    stop "$STANDIN_PID"
+    if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then FAIL=1; fi
+    if [ "$FAIL" -gt 0 ]; then DUMP_LINES=60 dump_logs "$TMP"/log/*.log; rc=1; fi
     rm -rf "$TMP"
     echo "$PASS passed, $FAIL failed"
     exit "$rc"

@@ -65,138 +65,39 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MC_BIN=${MC_BIN:-$ROOT/target/debug/mastodon-comments}
 case $MC_BIN in /*) ;; *) MC_BIN=$ROOT/$MC_BIN ;; esac
-SCENARIO=$ROOT/tests/fixtures/mastodon/a-simple-thread
 EXAMPLES=$ROOT/examples/nginx
-ARTICLE=/2026/07/01/slow-bread
-ROOT_ID=116843781319371281
 
 . "$ROOT/tests/e2e/lib.sh"
 
-require_tools nginx curl python3 systemd-socket-activate timeout
-require_binary
-[ "$(id -u)" = 0 ] || { echo "run as root (nginx master and unshare)" >&2; echo "0 passed, 1 failed"; exit 1; }
-
-TMP=$(mktemp -d /tmp/mc-e2e-nginx.XXXXXX)
-chmod 0755 "$TMP"   # nginx workers (www-data) reach the socket below it
-STANDIN_PID=
-DAEMON_PID=
 NGINX_PID=
+stop_server() { stop "$NGINX_PID" QUIT; }
+begin_web_suite nginx "nginx master and unshare" nginx
 
-dump() {
-    local f
-    for f in "$TMP/error.log" "$TMP/daemon.log" "$TMP/daemon-short.log" "$TMP/daemon2.log" "$TMP/stand-in.log" \
-             "$TMP/log/mastodon-comments.access.log" "$TMP/nginx.out"; do
-        [ -s "$f" ] || continue
-        echo "----- $f (last 60 lines)"
-        tail -n 60 "$f"
-    done
-}
-
-
-cleanup() {
-    local rc=$?
-    set +e
-    stop "$NGINX_PID" QUIT
-    stop "$DAEMON_PID"
-    stop "$STANDIN_PID"
-    if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then FAIL=1; fi
-    if [ "$FAIL" -gt 0 ]; then dump; rc=1; fi
-    rm -rf "$TMP"
-    echo "$PASS passed, $FAIL failed"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-
-
-# GET/POST through nginx; writes $TMP/h (headers) and $TMP/b (body), prints status.
-req() { # method path [curl args...]
-    local method=$1 path=$2
-    shift 2
-    curl -sS -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' --max-time 20 -X "$method" \
-        -H 'Host: blog.example.org' "$@" "http://127.0.0.1:${PORT:-$NGINX_PORT}$path" || echo 000
-}
-# The same through the test-only server without background updates.
+# The test-only server without background updates (check c).
 req_sync() { PORT=$NGINX_SYNC_PORT req "$@"; }
-header() { # name -> value of the header in $TMP/h (last response)
-    tr -d '\r' <"$TMP/h" | awk -v n="$(echo "$1" | tr '[:upper:]' '[:lower:]')" -F': ' \
-        'tolower($1) == n { sub(/^[^:]*: /, ""); v = $0 } END { print v }'
-}
-json() { # python expression on j (the parsed body of the last response)
-    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/b" "$1" 2>/dev/null || echo '<not json>'
-}
-calls() { curl -sS --max-time 5 "http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'; }
-mode() { curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$STANDIN_PORT/__stand-in/mode?set=$1"; }
-
-expect() { # description, expected, actual
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
-}
-expect_error() { # description, status, actual status  (also checks the JSON error body)
-    local desc=$1 want=$2 got=$3
-    local err cc ct
-    err=$(json '"error" in j and isinstance(j["error"], str) and len(j["error"]) > 0')
-    cc=$(header Cache-Control)
-    ct=$(header Content-Type)
-    if [ "$got" = "$want" ] && [ "$err" = True ] && [ "$cc" = no-store ] && [[ $ct == application/json* ]]; then
-        ok "$desc: $got, JSON error body, no-store"
-    else
-        bad "$desc: expected $want + {\"error\":…} + no-store + JSON, got $got, error=$err, Cache-Control='$cc', Content-Type='$ct', body: $(head -c 300 "$TMP/b")"
-    fi
-}
-
-# --- the stand-in Mastodon -----------------------------------------------------
-STANDIN_PORT=$(free_port)
-"$MC_BIN" stand-in --fixtures "$SCENARIO" --listen "127.0.0.1:$STANDIN_PORT" >"$TMP/stand-in.log" 2>&1 &
-STANDIN_PID=$!
-wait_until 15 "curl -sf -o /dev/null http://127.0.0.1:$STANDIN_PORT/__stand-in/calls" \
-    || { bad "stand-in did not come up on 127.0.0.1:$STANDIN_PORT"; exit 1; }
 
 # --- the daemon, socket-activated on the path nginx will see as /run/... ------
 mkdir -p "$TMP/run" "$TMP/cache" "$TMP/log" "$TMP/state"
-cat >"$TMP/config.json" <<EOF
-{"url": "http://127.0.0.1:$STANDIN_PORT", "token": "e2e-token", "userid": "109308551561216011",
- "blog_url": "https://blog.example.org", "path_pattern": "^/20[0-9]{2}/"}
-EOF
+write_config "$TMP/config.json"
 # The same daemon for check c, restarted with short lifetimes (see above).
 STALE_503=/2026/07/09/stale-while-503
 STALE_DOWN=/2026/07/09/stale-while-down
 SYNC_503=/2026/07/09/sync-stale-while-503
 SYNC_DOWN=/2026/07/09/sync-stale-while-down
-cat >"$TMP/config-short.json" <<EOF
-{"url": "http://127.0.0.1:$STANDIN_PORT", "token": "e2e-token", "userid": "109308551561216011",
- "blog_url": "https://blog.example.org", "path_pattern": "^/20[0-9]{2}/",
- "max_age_seconds": 2, "cache_fresh_seconds": 0, "cache_keep_seconds": 0,
- "roots": {"$STALE_503": "$ROOT_ID", "$STALE_DOWN": "$ROOT_ID", "$SYNC_503": "$ROOT_ID", "$SYNC_DOWN": "$ROOT_ID"}}
-EOF
+write_config "$TMP/config-short.json" '"max_age_seconds": 2, "cache_fresh_seconds": 0, "cache_keep_seconds": 0, '"$(
+    roots_member "$STALE_503" "$STALE_DOWN" "$SYNC_503" "$SYNC_DOWN")"
 SOCK=$TMP/run/mastodon-comments.sock
-start_daemon() { # log file [config]
-    rm -f "$SOCK"
-    systemd-socket-activate -l "$SOCK" -E RUST_LOG=info \
-        "$MC_BIN" "${2:-$TMP/config.json}" "$TMP/state/state.json" >"$1" 2>&1 &
-    DAEMON_PID=$!   # systemd-socket-activate execs the daemon: same pid
-    wait_until 10 "[ -S '$SOCK' ]" || { bad "socket $SOCK not created"; exit 1; }
-    # As mastodon-comments.socket: SocketUser=www-data, SocketMode=0600.
-    if [ -n "$NGINX_USER" ]; then chown "$NGINX_USER:$NGINX_USER" "$SOCK"; fi
-    chmod 0600 "$SOCK"
-}
-# The daemon's request log has one line per answered request:
-#   ... INFO request path="/2026/07/01/slow-bread" status=200 ms=3 source=Upstream upstream_calls=2
-served() { # log file [path [status]] -> number of such lines
-    local pat=' request path='
-    if [ -n "${2:-}" ]; then pat="$pat\"$2\""; fi
-    if [ -n "${3:-}" ]; then pat="$pat status=$3 "; fi
-    grep -cF -- "$pat" "$1" 2>/dev/null || true
-}
 NGINX_USER=
 if id www-data >/dev/null 2>&1; then NGINX_USER=www-data; fi
+SOCKET_USER=$NGINX_USER
 start_daemon "$TMP/daemon.log"
 
 # --- nginx ----------------------------------------------------------------------
 NGINX_PORT=$(free_port)
 NGINX_SYNC_PORT=$(free_port)
+SERVER_PORT=$NGINX_PORT
 ln -s /etc/nginx/fastcgi_params "$TMP/fastcgi_params"
-if unshare -m --propagation private true 2>/dev/null; then
+if can_unshare; then
     INCLUDE_HTTP=$EXAMPLES/http.conf
     INCLUDE_LOCATION=$EXAMPLES/location.conf
     NAMESPACE=yes
@@ -256,15 +157,8 @@ http {
 }
 EOF
 if [ "$NAMESPACE" = yes ]; then
-    # shellcheck disable=SC2016  # expanded by the inner bash
-    unshare -m --propagation private bash -c '
-        set -e
-        mount --bind "$1/run" /run
-        mount --bind "$1/cache" /var/cache
-        mkdir -p /var/log/nginx 2>/dev/null || true
-        mount --bind "$1/log" /var/log/nginx
-        exec nginx -p "$1/" -c "$1/nginx.conf" -e "$1/error.log" -g "daemon off;"
-    ' _ "$TMP" >"$TMP/nginx.out" 2>&1 &
+    PRIVATE_LOG_DIR=/var/log/nginx in_private_mounts \
+        nginx -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/error.log" -g "daemon off;" >"$TMP/nginx.out" 2>&1 &
 else
     nginx -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/error.log" -g "daemon off;" >"$TMP/nginx.out" 2>&1 &
 fi
@@ -331,11 +225,7 @@ allow=$(header Allow)
 if [[ $allow == *GET* ]]; then ok "d: 405 carries Allow: $allow"; else bad "d: 405 without an Allow header naming GET ('$allow')"; fi
 
 mode error
-NEVER_SEEN=/2026/07/03/never-seen/comments.json
-status=$(req GET "$NEVER_SEEN")
-expect_error "d: 503 when Mastodon fails for a never-seen post" 503 "$status"
-ra=$(header Retry-After)
-if [[ $ra =~ ^[0-9]+$ ]]; then ok "d: 503 carries Retry-After: $ra"; else bad "d: 503 without a numeric Retry-After ('$ra')"; fi
+expect_503_passed_on
 # The cached article is still served while Mastodon fails.
 status=$(req GET "$ARTICLE/comments.json")
 if [ "$status" = 200 ] && [ "$(header X-Cache-Status)" = HIT ]; then ok "d: cached article still served (HIT) while Mastodon fails"; else bad "d: cached article while Mastodon fails: $status $(header X-Cache-Status)"; fi
