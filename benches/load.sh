@@ -22,7 +22,14 @@
 #   (f) the daemon's resident size idle after start and idle after its
 #       first answer (lists loaded, one thread rendered, its worker threads
 #       gone), its peak after the load, and its peak while the stand-in
-#       sends a 300 MiB body.
+#       sends a 300 MiB body;
+#   (g) wrk → Caddy → the same daemon (cache warm), with the example
+#       Caddyfile (examples/caddy/, only the socket path moved): requests/s,
+#       p99, and the CPU time per request of the daemon and of Caddy (its
+#       FastCGI transport opens one connection per request; Debian's Caddy
+#       has no cache, so every request reaches the daemon, which answers
+#       from its own); nginx's worker CPU per request on the daemon path (a)
+#       next to it. Skipped, and said so, when caddy is not installed.
 #
 # Every daemon runs as a user's does: with the author's token (the
 # stand-in takes any), so the author's blocks and mutes are loaded and
@@ -279,15 +286,47 @@ for _ in $(seq 1 50); do
     curl -sf --max-time 10 -o /dev/null "$url"
     curl -sf --max-time 10 -o /dev/null "$bare_url"
 done
+# nginx's one worker (the master's child), for its own CPU per request.
+nginx_worker="$(ps -o pid= --ppid "$(cat "$tmp/nginx.pid")" | head -n 1 | tr -d ' ')"
 ticks0="$(cpu_ticks "$main_pid")"
+if [ -n "$nginx_worker" ]; then nginx_ticks0="$(cpu_ticks "$nginx_worker")"; fi
 run_wrk "$url" "$tmp/wrk-daemon.txt"
 ticks1="$(cpu_ticks "$main_pid")"
+if [ -n "$nginx_worker" ]; then nginx_ticks1="$(cpu_ticks "$nginx_worker")"; fi
 peak_rss_load="$(kib "$main_pid" VmHWM)"
 rss_after="$(kib "$main_pid" VmRSS)"
 bare_ticks0="$(cpu_ticks "$bare_pid")"
 run_wrk "$bare_url" "$tmp/wrk-bare.txt"
 bare_ticks1="$(cpu_ticks "$bare_pid")"
 run_wrk "$static_url" "$tmp/wrk-static.txt"
+nginx_ticks_daemon="?"
+if [ -n "$nginx_worker" ]; then nginx_ticks_daemon=$((nginx_ticks1 - nginx_ticks0)); fi
+
+# (g) Caddy → daemon: the example Caddyfile, the socket path moved, no
+# admin endpoint, no automatic HTTPS, its state in the temporary directory.
+caddy_rps="?"; caddy_p99="?"; caddy_req=0; caddy_err="?"; caddy_ticks=0; caddy_daemon_ticks=0
+if command -v caddy >/dev/null; then
+    caddy_port="$(free_port)"
+    mkdir -p "$tmp/caddy"
+    sed "s#unix//run/mastodon-comments.sock#unix/$sock#" "$repo/examples/caddy/mastodon-comments.caddyfile" \
+        >"$tmp/mastodon-comments.caddyfile"
+    grep -q "unix/$sock" "$tmp/mastodon-comments.caddyfile" || die "could not move the socket path in the example Caddyfile"
+    printf '{\n\tadmin off\n\tauto_https off\n}\nhttp://127.0.0.1:%s {\n\timport %s\n}\n' \
+        "$caddy_port" "$tmp/mastodon-comments.caddyfile" >"$tmp/Caddyfile"
+    HOME="$tmp/caddy" XDG_DATA_HOME="$tmp/caddy" XDG_CONFIG_HOME="$tmp/caddy" \
+        caddy run --config "$tmp/Caddyfile" --adapter caddyfile >"$tmp/caddy.log" 2>&1 &
+    caddy_pid=$!
+    pids+=("$caddy_pid")
+    caddy_url="http://127.0.0.1:$caddy_port$article/comments.json"
+    wait_for "Caddy" curl -sf --max-time 2 -o /dev/null "$caddy_url"
+    cmp -s "$body" <(curl -sf --max-time 10 "$caddy_url") || die "the answer through Caddy differs from nginx's"
+    for _ in $(seq 1 50); do curl -sf --max-time 10 -o /dev/null "$caddy_url"; done
+    caddy_ticks0="$(cpu_ticks "$caddy_pid")"; daemon_ticks0="$(cpu_ticks "$main_pid")"
+    run_wrk "$caddy_url" "$tmp/wrk-caddy.txt"
+    caddy_ticks=$(($(cpu_ticks "$caddy_pid") - caddy_ticks0)); caddy_daemon_ticks=$(($(cpu_ticks "$main_pid") - daemon_ticks0))
+    caddy_rps="$(wrk_rps "$tmp/wrk-caddy.txt")"; caddy_p99="$(wrk_p99_ms "$tmp/wrk-caddy.txt")"
+    caddy_req="$(wrk_requests "$tmp/wrk-caddy.txt")"; caddy_err="$(wrk_errors "$tmp/wrk-caddy.txt")"
+fi
 
 d_rps="$(wrk_rps "$tmp/wrk-daemon.txt")"; b_rps="$(wrk_rps "$tmp/wrk-bare.txt")"; s_rps="$(wrk_rps "$tmp/wrk-static.txt")"
 d_p99="$(wrk_p99_ms "$tmp/wrk-daemon.txt")"; b_p99="$(wrk_p99_ms "$tmp/wrk-bare.txt")"
@@ -297,7 +336,7 @@ s_req="$(wrk_requests "$tmp/wrk-static.txt")"
 d_err="$(wrk_errors "$tmp/wrk-daemon.txt")"; b_err="$(wrk_errors "$tmp/wrk-bare.txt")"
 s_err="$(wrk_errors "$tmp/wrk-static.txt")"
 # Unrounded: the targets are judged on these; only the table rounds.
-quot() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.6f", a / b; else print "?" }'; }
+quot() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "" && a != "?") printf "%.6f", a / b; else print "?" }'; }
 ratio="$(quot "$d_rps" "$s_rps")"
 ratio_bare_static="$(quot "$b_rps" "$s_rps")"
 ratio_daemon_bare="$(quot "$d_rps" "$b_rps")"
@@ -307,6 +346,11 @@ cpu_per_req() { # ticks requests
 }
 cpu_us="$(cpu_per_req $((ticks1 - ticks0)) "$d_req")"
 bare_cpu_us="$(cpu_per_req $((bare_ticks1 - bare_ticks0)) "$b_req")"
+nginx_cpu_us="?"
+if [ "$nginx_ticks_daemon" != "?" ]; then nginx_cpu_us="$(cpu_per_req "$nginx_ticks_daemon" "$d_req")"; fi
+caddy_cpu_us="$(cpu_per_req "$caddy_ticks" "$caddy_req")"
+caddy_daemon_cpu_us="$(cpu_per_req "$caddy_daemon_ticks" "$caddy_req")"
+ratio_caddy_nginx="$(quot "$caddy_rps" "$d_rps")"
 
 # (e, known) Root from the config: a fresh HTTP daemon, the thread fetch only.
 slow_port="$(free_port)"
@@ -356,6 +400,7 @@ mastodon-comments load figures ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, wrk 
   nginx -> daemon (cache warm)      $(printf '%10s  %12s  %10s  %7s' "$d_rps" "$d_p99" "$d_req" "$d_err")
   nginx -> bare tokio-fastcgi       $(printf '%10s  %12s  %10s  %7s' "$b_rps" "$b_p99" "$b_req" "$b_err")
   nginx static file (ceiling)       $(printf '%10s  %12s  %10s  %7s' "$s_rps" "$s_p99" "$s_req" "$s_err")
+  Caddy -> daemon (no Caddy cache)  $(if command -v caddy >/dev/null; then printf '%10s  %12s  %10s  %7s' "$caddy_rps" "$caddy_p99" "$caddy_req" "$caddy_err"; else echo "skipped: caddy is not installed"; fi)
 
   figure                                           measured        target        result
 EOT
@@ -365,6 +410,10 @@ row "throughput ratio daemon/bare responder" "$(fmt "$ratio_daemon_bare" %.3f)" 
 row "throughput ratio bare responder/static" "$(fmt "$ratio_bare_static" %.3f)" "(info)" "the FastCGI ceiling"
 row "daemon CPU per request (us)" "$(fmt "$cpu_us" %.1f)" "<= 65" "$(ok "$cpu_us" "<=" 65)"
 row "bare responder CPU per request (us)" "$(fmt "$bare_cpu_us" %.1f)" "(info)" ""
+row "nginx worker CPU per request (us)" "$(fmt "$nginx_cpu_us" %.1f)" "(info)" "on the daemon path"
+row "throughput ratio Caddy/nginx -> daemon" "$(fmt "$ratio_caddy_nginx" %.3f)" "(info)" ""
+row "daemon CPU per request behind Caddy (us)" "$(fmt "$caddy_daemon_cpu_us" %.1f)" "(info)" "a connection per request"
+row "Caddy CPU per request (us)" "$(fmt "$caddy_cpu_us" %.1f)" "(info)" ""
 row "miss, root known, token, upstream +50ms (ms)" "$miss_known_ms" "< 1.2 x $upstream_ms" \
     "$(ok "$miss_factor" "<" 1.2) ($(fmt "$miss_factor" %.3f)x one call)"
 row "miss, root discovered, fresh daemon (ms)" "$miss_disc_ms" "(info)" "$((calls1 - calls0)) upstream calls"
