@@ -81,16 +81,10 @@ echo '<p>An article.</p>' >"$TMP/docroot$ARTICLE/index.html"
 
 # --- Apache ---------------------------------------------------------------------
 SERVER_PORT=$(free_port)
-if can_unshare; then
-    INCLUDE=$EXAMPLE
-    NAMESPACE=yes
-else
-    echo "NOTE: unshare -m is not permitted here; using a copy of the example"
-    echo "      with /run and the cache directory rewritten to $TMP"
-    sed "s#/run/mastodon-comments.sock#$SOCK#g" "$EXAMPLE" >"$TMP/mastodon-comments.conf"
-    echo "CacheRoot $TMP/cache/apache2/mod_cache_disk" >>"$TMP/mastodon-comments.conf"
-    INCLUDE=$TMP/mastodon-comments.conf
-    NAMESPACE=no
+choose_example "$EXAMPLE"
+if [ "$NAMESPACE" = no ]; then
+    echo "      and CacheRoot set to $TMP/cache/apache2/mod_cache_disk"
+    echo "CacheRoot $TMP/cache/apache2/mod_cache_disk" >>"$INCLUDE"
 fi
 mkdir -p "$TMP/apache"
 {
@@ -125,18 +119,9 @@ if ! apache2 -d "$TMP/apache" -f "$TMP/apache/apache2.conf" -t >"$TMP/apache-t.o
     bad "apache2 -t refuses the configuration: $(cat "$TMP/apache-t.out")"
     exit 1
 fi
-if [ "$NAMESPACE" = yes ]; then
-    in_private_mounts apache2 -d "$TMP/apache" -f "$TMP/apache/apache2.conf" -DFOREGROUND >"$TMP/apache.out" 2>&1 &
-else
-    apache2 -d "$TMP/apache" -f "$TMP/apache/apache2.conf" -DFOREGROUND >"$TMP/apache.out" 2>&1 &
-fi
+run_server apache2 -d "$TMP/apache" -f "$TMP/apache/apache2.conf" -DFOREGROUND >"$TMP/apache.out" 2>&1 &
 APACHE_PID=$!
-if wait_until 10 "curl -s -o /dev/null http://127.0.0.1:$SERVER_PORT/"; then
-    ok "Apache starts with the example included ($([ $NAMESPACE = yes ] && echo unchanged || echo a rewritten copy))"
-else
-    bad "Apache did not start"
-    exit 1
-fi
+expect_started Apache "the example included ($([ $NAMESPACE = yes ] && echo unchanged || echo a rewritten copy))"
 
 # --- p. the socket permissions Apache's user needs ---------------------------------
 PERM=/2026/07/05/permissions

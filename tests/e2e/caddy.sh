@@ -84,16 +84,7 @@ answered_from() { # log file, path, source (Cache, Stale, Upstream, ...)
 
 # --- Caddy ----------------------------------------------------------------------
 SERVER_PORT=$(free_port)
-if can_unshare; then
-    INCLUDE=$EXAMPLE
-    NAMESPACE=yes
-else
-    echo "NOTE: unshare -m is not permitted here; using a copy of the example"
-    echo "      with the socket path rewritten to $SOCK"
-    sed "s#/run/mastodon-comments.sock#$SOCK#g" "$EXAMPLE" >"$TMP/mastodon-comments.caddyfile"
-    INCLUDE=$TMP/mastodon-comments.caddyfile
-    NAMESPACE=no
-fi
+choose_example "$EXAMPLE"
 cat >"$TMP/Caddyfile" <<EOF
 {
 	admin off
@@ -111,19 +102,9 @@ if ! "${CADDY_ENV[@]}" caddy validate --config "$TMP/Caddyfile" --adapter caddyf
     bad "caddy validate refuses the configuration: $(tail -n 3 "$TMP/caddy-validate.out")"
     exit 1
 fi
-CADDY=("${RUN_AS[@]}" "${CADDY_ENV[@]}" caddy run --config "$TMP/Caddyfile" --adapter caddyfile)
-if [ "$NAMESPACE" = yes ]; then
-    in_private_mounts "${CADDY[@]}" >"$TMP/caddy.log" 2>&1 &
-else
-    "${CADDY[@]}" >"$TMP/caddy.log" 2>&1 &
-fi
+run_server "${RUN_AS[@]}" "${CADDY_ENV[@]}" caddy run --config "$TMP/Caddyfile" --adapter caddyfile >"$TMP/caddy.log" 2>&1 &
 CADDY_PID=$!
-if wait_until 10 "curl -s -o /dev/null -H 'Host: blog.example.org' http://127.0.0.1:$SERVER_PORT/"; then
-    ok "Caddy starts with the example imported ($([ $NAMESPACE = yes ] && echo unchanged || echo a rewritten copy)), as ${SOCKET_USER:-root}"
-else
-    bad "Caddy did not start"
-    exit 1
-fi
+expect_started Caddy "the example imported ($([ $NAMESPACE = yes ] && echo unchanged || echo a rewritten copy)), as ${SOCKET_USER:-root}"
 
 # --- p. the socket permissions Caddy's user needs ----------------------------------
 PERM=/2026/07/05/permissions

@@ -166,6 +166,36 @@ in_private_mounts() { # command... (replaces the calling shell: run it in the ba
     ' _ "$TMP" "${PRIVATE_LOG_DIR:-}" "$@"
 }
 
+# The example a suite includes: the file itself when the web server can run
+# in private mounts, else a copy in $TMP with the socket path rewritten (and
+# said so; the suite rewrites any other path). Sets INCLUDE and NAMESPACE.
+choose_example() { # example file
+    if can_unshare; then
+        INCLUDE=$1
+        NAMESPACE=yes
+        return
+    fi
+    echo "NOTE: unshare -m is not permitted here; using a copy of $(basename "$1")"
+    echo "      with the socket path rewritten to $SOCK"
+    INCLUDE=$TMP/$(basename "$1")
+    sed "s#/run/mastodon-comments.sock#$SOCK#g" "$1" >"$INCLUDE"
+    NAMESPACE=no
+}
+# Runs the web server in the foreground, in private mounts when NAMESPACE
+# is yes (replaces the calling shell: run it with &, for its pid).
+run_server() { # command...
+    if [ "$NAMESPACE" = yes ]; then in_private_mounts "$@"; else exec "$@"; fi
+}
+# The web server answers on $SERVER_PORT within 10 s (then ok with the
+# description), or the suite ends.
+expect_started() { # name, what it runs (the example as is or a rewritten copy, ...)
+    if wait_until 10 "curl -s -o /dev/null -H 'Host: blog.example.org' http://127.0.0.1:$SERVER_PORT/"; then
+        ok "$1 starts with $2"
+    else
+        bad "$1 did not start"
+        exit 1
+    fi
+}
 # A request through the web server; writes $TMP/h (headers) and $TMP/b
 # (body), prints the status.
 req() { # method path [curl args...]

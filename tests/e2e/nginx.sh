@@ -156,19 +156,10 @@ http {
     }
 }
 EOF
-if [ "$NAMESPACE" = yes ]; then
-    PRIVATE_LOG_DIR=/var/log/nginx in_private_mounts \
-        nginx -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/error.log" -g "daemon off;" >"$TMP/nginx.out" 2>&1 &
-else
+PRIVATE_LOG_DIR=/var/log/nginx run_server \
     nginx -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/error.log" -g "daemon off;" >"$TMP/nginx.out" 2>&1 &
-fi
 NGINX_PID=$!
-if wait_until 10 "curl -s -o /dev/null http://127.0.0.1:$NGINX_PORT/"; then
-    ok "nginx starts with the example configuration included ($([ $NAMESPACE = yes ] && echo unchanged || echo rewritten copies))"
-else
-    bad "nginx did not start"
-    exit 1
-fi
+expect_started nginx "the example configuration included ($([ $NAMESPACE = yes ] && echo unchanged || echo rewritten copies))"
 
 # --- a. A post not announced yet: 200, comments null, max-age=60 ------------------
 status=$(req GET /2026/07/02/not-announced-yet/comments.json)
