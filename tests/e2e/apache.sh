@@ -76,7 +76,8 @@ SOCK=$TMP/run/mastodon-comments.sock
 SOCKET_USER=
 if id www-data >/dev/null 2>&1; then SOCKET_USER=www-data; fi
 start_daemon "$TMP/daemon.log"
-if [ -n "$SOCKET_USER" ]; then chown "$SOCKET_USER" "$TMP/cache/apache2/mod_cache_disk"; fi
+mkdir -p "$TMP/cache-lock"
+if [ -n "$SOCKET_USER" ]; then chown "$SOCKET_USER" "$TMP/cache/apache2/mod_cache_disk" "$TMP/cache-lock"; fi
 echo '<p>An article.</p>' >"$TMP/docroot$ARTICLE/index.html"
 
 # --- Apache ---------------------------------------------------------------------
@@ -101,6 +102,8 @@ mkdir -p "$TMP/apache"
         echo "Include $MODS/$m.load"
         if [ -f "$MODS/$m.conf" ] && [ "$m" != mpm_event ]; then echo "Include $MODS/$m.conf"; fi
     done
+    # mod_cache's locks, under $TMP rather than the shared /tmp/mod_cache-lock.
+    echo "CacheLockPath $TMP/cache-lock"
     echo "StartServers 1"
     echo "ThreadsPerChild 8"
     echo "MaxRequestWorkers 32"
