@@ -89,6 +89,8 @@ struct RawConfig {
     hidden_statuses: Vec<String>,
     approve_only: Option<bool>,
     use_mastodon_blocks: Option<bool>,
+    proxy_media: Option<bool>,
+    media_prefix: Option<String>,
 }
 
 /// The Go original's `userid` is a string, but a number is an easy mistake.
@@ -134,6 +136,13 @@ pub struct Config {
     pub hidden_statuses: HashSet<String>,
     pub approve_only: bool,
     pub use_mastodon_blocks: bool,
+    /// Every image of the answer points at the blog's origin and is served
+    /// through the daemon (see `media`); off, the answer names the images'
+    /// own servers as the Go original did.
+    pub proxy_media: bool,
+    /// The path on the blog's origin nginx passes to the daemon for those
+    /// images, `/…/` (ends with a slash).
+    pub media_prefix: String,
 }
 
 /// Where the daemon may find things outside the file: systemd's credentials
@@ -201,6 +210,8 @@ impl Config {
             hidden_statuses: HashSet::new(),
             approve_only: false,
             use_mastodon_blocks: true,
+            proxy_media: false,
+            media_prefix: DEFAULT_MEDIA_PREFIX.to_string(),
         }
     }
 }
@@ -331,6 +342,15 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         );
     }
 
+    let proxy_media = raw.proxy_media.unwrap_or(false);
+    let media_prefix = media_prefix(raw.media_prefix)?;
+    if proxy_media && blog_url.is_none() {
+        return err(
+            "\"proxy_media\" needs \"blog_url\": the answer's image URLs point at the blog's own origin; \
+             add e.g. \"blog_url\": \"https://blog.example.org\"",
+        );
+    }
+
     Ok(Config {
         url,
         token,
@@ -355,7 +375,42 @@ fn validate(raw: RawConfig, base: Option<&Path>, env: &Env) -> Result<Config, Co
         hidden_statuses,
         approve_only,
         use_mastodon_blocks: raw.use_mastodon_blocks.unwrap_or(true),
+        proxy_media,
+        media_prefix,
     })
+}
+
+/// Where nginx sends the proxied images unless the config says otherwise:
+/// a path of its own, apart from every article's `comments.json`.
+pub const DEFAULT_MEDIA_PREFIX: &str = "/comments-media/";
+
+/// `media_prefix`: an absolute path of plain segments ending in `/`, so
+/// nginx can route it with a `location` of its own and every image URL
+/// made from it is inert in an unquoted attribute.
+fn media_prefix(raw: Option<String>) -> Result<String, ConfigError> {
+    let Some(p) = raw else {
+        return Ok(DEFAULT_MEDIA_PREFIX.to_string());
+    };
+    let plain_segments = p.len() > 2
+        && p.len() <= limits::MAX_MEDIA_PREFIX_BYTES
+        && p.starts_with('/')
+        && p.ends_with('/')
+        && p[1..p.len() - 1].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if !plain_segments {
+        return err(format!(
+            "\"media_prefix\" must be a path like \"{DEFAULT_MEDIA_PREFIX}\" (starting and ending with /, letters, digits, -, _ and . only, at most {} bytes), got {p:?}; \
+             leave it out for the default",
+            limits::MAX_MEDIA_PREFIX_BYTES
+        ));
+    }
+    Ok(p)
 }
 
 /// `url`: the instance's https address, nothing more (plain http only on
@@ -635,12 +690,57 @@ mod tests {
                 r#"{"url": "https://m.example", "token": "a", "token_file": "t"}"#,
                 "not both",
             ),
+            (
+                r#"{"url": "https://m.example", "proxy_media": true}"#,
+                "needs \"blog_url\"",
+            ),
+            (
+                r#"{"url": "https://m.example", "proxy_media": 1}"#,
+                "expected a boolean",
+            ),
+            (
+                r#"{"url": "https://m.example", "media_prefix": "media"}"#,
+                "\"media_prefix\" must be a path",
+            ),
+            (
+                r#"{"url": "https://m.example", "media_prefix": "/"}"#,
+                "\"media_prefix\" must be a path",
+            ),
+            (
+                r#"{"url": "https://m.example", "media_prefix": "/a/../b/"}"#,
+                "\"media_prefix\" must be a path",
+            ),
+            (
+                r#"{"url": "https://m.example", "media_prefix": "/a//"}"#,
+                "\"media_prefix\" must be a path",
+            ),
+            (
+                r#"{"url": "https://m.example", "media_prefix": "/a b/"}"#,
+                "\"media_prefix\" must be a path",
+            ),
+            (
+                r#"{"url": "https://m.example", "media_prefix": "/img"}"#,
+                "\"media_prefix\" must be a path",
+            ),
         ];
         for (json, want) in cases {
             let e = parse(json).expect_err(json).to_string();
             assert!(e.contains(want), "{json}: {e:?} lacks {want:?}");
             assert!(e.starts_with("config: "), "{e}");
         }
+    }
+
+    #[test]
+    fn media_proxy_is_off_by_default_and_its_prefix_configurable() {
+        let c = parse(r#"{"url": "https://m.example"}"#).expect("minimal");
+        assert!(!c.proxy_media);
+        assert_eq!(c.media_prefix, DEFAULT_MEDIA_PREFIX);
+        let c = parse(
+            r#"{"url": "https://m.example", "blog_url": "https://blog.example", "proxy_media": true, "media_prefix": "/blog/img-1.0/"}"#,
+        )
+        .expect("on");
+        assert!(c.proxy_media);
+        assert_eq!(c.media_prefix, "/blog/img-1.0/");
     }
 
     #[test]

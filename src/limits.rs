@@ -116,3 +116,5 @@ pub(crate) const INTERACTION_REQUEST_PAGES: u32 = 5;
 pub(crate) const MODERATION_PAGES: u32 = 5;
 /// Largest config file we read.
 pub(crate) const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+/// Longest `media_prefix`: a path nginx routes, not a place for data.
+pub(crate) const MAX_MEDIA_PREFIX_BYTES: usize = 64;
