@@ -59,6 +59,7 @@ pub mod limits;
 pub mod listen;
 pub mod lookup;
 pub mod mastodon;
+pub mod media;
 pub mod moderation;
 pub mod pending;
 pub mod query;

@@ -118,3 +118,12 @@ pub(crate) const MODERATION_PAGES: u32 = 5;
 pub(crate) const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 /// Longest `media_prefix`: a path nginx routes, not a place for data.
 pub(crate) const MAX_MEDIA_PREFIX_BYTES: usize = 64;
+/// Largest avatar or custom emoji fetched for the image proxy: Mastodon
+/// itself refuses avatars over 2 MiB and emoji over 256 KiB.
+pub const MAX_ICON_BYTES: usize = 2 * 1024 * 1024;
+/// Largest media preview fetched for the image proxy: Mastodon's previews
+/// are small JPEGs, 8 MiB is any server's with room to spare.
+pub const MAX_PREVIEW_BYTES: usize = 8 * 1024 * 1024;
+/// Longest image token accepted: an image URL of [`MAX_URL_BYTES`] fits,
+/// and nothing longer is even decoded.
+pub(crate) const MAX_MEDIA_TOKEN_BYTES: usize = MAX_URI_BYTES - 2 * MAX_MEDIA_PREFIX_BYTES;

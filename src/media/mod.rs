@@ -1,0 +1,5 @@
+//! The image proxy: with `proxy_media`, every image of the answer points at
+//! the blog's own origin, and the daemon fetches it from its server for
+//! the reader, so the reader's browser talks to no one but the blog.
+
+pub mod token;
