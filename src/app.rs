@@ -22,6 +22,7 @@ use crate::limits;
 use crate::mastodon::model::{self, Context, Status};
 use crate::mastodon::tls::NoCaRoots;
 use crate::mastodon::{Mastodon, UpstreamError};
+use crate::media::{Images, Key};
 use crate::moderation::{self, AuthorLists, Lists};
 use crate::pending::PendingReplies;
 use crate::query;
@@ -60,6 +61,17 @@ struct Live {
     cc_stale: String,
 }
 
+/// Why the daemon cannot serve a config: it refuses to start on it, and a
+/// reload keeps the config it has.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    NoCaRoots(#[from] NoCaRoots),
+    /// The image tokens' key cannot be read or made.
+    #[error("{0}")]
+    MediaKey(String),
+}
+
 /// Everything a request needs; shared by all connections.
 pub struct App {
     live: RwLock<Arc<Live>>,
@@ -71,6 +83,9 @@ pub struct App {
     /// Replies awaiting the author's approval; what the instance is known
     /// to support is kept across reloads for the same account.
     pending: Arc<PendingReplies>,
+    /// The image tokens' key, read (or made) when a config first turns
+    /// `proxy_media` on, then kept: a reload never changes it.
+    media_key: std::sync::Mutex<Option<Key>>,
     pub metrics: Metrics,
 }
 
@@ -96,9 +111,11 @@ fn serialize(answer: &render::Answer) -> (Bytes, Bytes) {
 impl App {
     /// Fails when the instance is `https` and the system has no CA
     /// certificates to check it with (see [`mastodon::tls`](crate::mastodon::tls)).
-    pub fn new(config: Config, state: Arc<State>) -> Result<App, NoCaRoots> {
+    pub fn new(config: Config, state: Arc<State>) -> Result<App, SetupError> {
         let cache = AnswerCache::new(config.cache_fresh, config.cache_keep, config.cache_entries);
-        let live = Self::live(config, state.clone(), None)?;
+        let media_key = std::sync::Mutex::new(None);
+        let images = images(&config, &state, &media_key)?;
+        let live = Self::live(config, state.clone(), images, None)?;
         let lists = Arc::new(AuthorLists::start(lists_source(&live.ctx)));
         Ok(App {
             live: RwLock::new(Arc::new(live)),
@@ -108,18 +125,21 @@ impl App {
             fetches: Coalescer::default(),
             lists,
             pending: Arc::default(),
+            media_key,
             metrics: Metrics::default(),
         })
     }
 
-    fn live(config: Config, state: Arc<State>, previous: Option<&Live>) -> Result<Live, NoCaRoots> {
+    fn live(config: Config, state: Arc<State>, images: Option<Images>, previous: Option<&Live>) -> Result<Live, SetupError> {
         let config_max_age = config.max_age;
+        let mut policy = Policy::from_config(&config);
+        policy.images = images.map(Arc::new);
         let mastodon = match previous {
             Some(p) => Mastodon::renewed(&config, &p.ctx.mastodon),
             None => Mastodon::new(&config),
         }?;
         Ok(Live {
-            policy: Arc::new(Policy::from_config(&config)),
+            policy: Arc::new(policy),
             ctx: Ctx {
                 config: Arc::new(config),
                 mastodon: Arc::new(mastodon),
@@ -135,12 +155,13 @@ impl App {
 
     /// Swaps in a new config (SIGHUP); requests in flight finish with the
     /// old one.
-    pub fn reload(&self, config: Config) -> Result<(), NoCaRoots> {
-        // A config the client cannot work with changes nothing.
+    pub fn reload(&self, config: Config) -> Result<(), SetupError> {
+        // A config the daemon cannot work with changes nothing.
+        let images = images(&config, &self.state, &self.media_key)?;
         let (fresh, keep, entries) = (config.cache_fresh, config.cache_keep, config.cache_entries);
         let (max_entries, miss_retry) = (config.max_state_entries, config.miss_retry);
         let previous = self.current();
-        let live = Self::live(config, self.state.clone(), Some(&previous))?;
+        let live = Self::live(config, self.state.clone(), images, Some(&previous))?;
         self.cache.reconfigure(fresh, keep, entries);
         self.state.set_limits(max_entries, miss_retry);
         self.lists.set_source(lists_source(&live.ctx));
@@ -329,6 +350,36 @@ impl App {
         }
     }
 }
+
+/// How the answer names images under a config: proxied with `proxy_media`
+/// (the key read or made on first use: `media.key` beside the state file,
+/// or one for this process when the state is in memory only), else as
+/// they are.
+fn images(config: &Config, state: &State, key: &std::sync::Mutex<Option<Key>>) -> Result<Option<Images>, SetupError> {
+    let (true, Some(blog_url)) = (config.proxy_media, config.blog_url.as_ref()) else {
+        return Ok(None);
+    };
+    let mut key = key
+        .lock()
+        .map_err(|_| SetupError::MediaKey("the media key's lock is poisoned (a bug; please report it)".into()))?;
+    let key = match &mut *key {
+        Some(k) => k.clone(),
+        slot => {
+            let k = match state.path() {
+                Some(p) => Key::load_or_create(&p.with_file_name(MEDIA_KEY_FILE))
+                    .map_err(|e| SetupError::MediaKey(e.to_string()))?,
+                None => Key::ephemeral()
+                    .map_err(|_| SetupError::MediaKey("the system's random source failed".into()))?,
+            };
+            *slot = Some(k.clone());
+            k
+        }
+    };
+    Ok(Some(Images::new(key, blog_url, &config.media_prefix)))
+}
+
+/// The image tokens' key file, beside the state file.
+pub const MEDIA_KEY_FILE: &str = "media.key";
 
 /// Where the author's lists come from under a config: the instance with
 /// the author's token, when the config uses them.

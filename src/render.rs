@@ -13,6 +13,7 @@ use crate::config::{Config, Visibility};
 use crate::ids;
 use crate::limits;
 use crate::mastodon::model::{Account, Attachment, Context, Status};
+use crate::media::{self, Images, Kind};
 use crate::sanitize;
 
 /// The whole answer.
@@ -109,6 +110,9 @@ pub struct Policy {
     pub hidden_statuses: HashSet<String>,
     pub blocked_accounts: HashSet<String>,
     pub blocked_domains: HashSet<String>,
+    /// With `proxy_media`: every image URL points at the blog's origin.
+    /// The one place an answer's image URLs are made.
+    pub images: Option<Arc<Images>>,
 }
 
 impl Policy {
@@ -120,6 +124,7 @@ impl Policy {
             hidden_statuses: c.hidden_statuses.clone(),
             blocked_accounts: c.blocked_accounts.clone(),
             blocked_domains: c.blocked_domains.clone(),
+            images: None,
         }
     }
 }
@@ -178,7 +183,7 @@ pub fn render<'a>(
             return Err(TooLong);
         }
         let reply_to = parents[i].map_or(root.id.as_str(), |p| thread.nodes[p].id.as_str());
-        let author = authors.get(&s.account);
+        let author = authors.get(&s.account, rules.policy.images.as_deref());
         comments.insert(s.id.as_str(), comment(s, author, reply_to, &root.id, rules));
     }
     let withheld = context.descendants.len() - comments.len();
@@ -358,11 +363,11 @@ struct AuthorKey<'a> {
 }
 
 impl<'a> AuthorCache<'a> {
-    fn get(&mut self, a: &'a Account) -> Arc<Author> {
+    fn get(&mut self, a: &'a Account, images: Option<&Images>) -> Arc<Author> {
         // Custom emoji in a name make it depend on the account's emoji
         // list: such names are rendered each time.
         if !a.emojis.is_empty() {
-            return Arc::new(author(a));
+            return Arc::new(author(a, images));
         }
         let key = AuthorKey {
             display_name: &a.display_name,
@@ -373,20 +378,24 @@ impl<'a> AuthorCache<'a> {
             acct: &a.acct,
             bot: a.bot,
         };
-        self.seen.entry(key).or_insert_with(|| Arc::new(author(a))).clone()
+        self.seen
+            .entry(key)
+            .or_insert_with(|| Arc::new(author(a, images)))
+            .clone()
     }
 }
 
-fn author(a: &Account) -> Author {
+fn author(a: &Account, images: Option<&Images>) -> Author {
     let display_name = if a.display_name.trim().is_empty() {
         sanitize::escape(&a.username)
     } else {
-        sanitize::text(&a.display_name, &a.emojis)
+        sanitize::text(&a.display_name, &media::links::emojis(images, &a.emojis))
     };
     let avatar = match sanitize::url(&a.avatar_static) {
         u if u.is_empty() => sanitize::url(&a.avatar),
         u => u,
     };
+    let avatar = media::links::image(images, avatar, Kind::Icon);
     Author {
         display_name,
         avatar,
@@ -411,7 +420,9 @@ fn comment<'a>(s: &Status, author: Arc<Author>, reply_to: &'a str, root_id: &'a 
             _ => warnings.push(format!("Filtered ({})", f.title)),
         }
     }
-    let mut spoiler_text = sanitize::text(&s.spoiler_text, &s.emojis);
+    let images = rules.policy.images.as_deref();
+    let emojis = media::links::emojis(images, &s.emojis);
+    let mut spoiler_text = sanitize::text(&s.spoiler_text, &emojis);
     if !warnings.is_empty() {
         let named = sanitize::escape(&warnings.join(", "));
         spoiler_text = if spoiler_text.is_empty() {
@@ -421,7 +432,7 @@ fn comment<'a>(s: &Status, author: Arc<Author>, reply_to: &'a str, root_id: &'a 
         };
     }
     let quote = s.quote.as_ref().and_then(|q| quote_link(q, rules));
-    let mut toot = sanitize::content(&s.content, &s.emojis);
+    let mut toot = sanitize::content(&s.content, &emojis);
     if s.quote.is_some() && quote.is_none() {
         toot = without_quote_fallback(&toot);
     }
@@ -435,7 +446,7 @@ fn comment<'a>(s: &Status, author: Arc<Author>, reply_to: &'a str, root_id: &'a 
         edited: s.edited_at.as_deref().and_then(normalise_date),
         spoiler_text,
         sensitive: s.sensitive || (blur && !s.media_attachments.is_empty()),
-        media: s.media_attachments.iter().map(media).collect(),
+        media: s.media_attachments.iter().map(|m| attachment(m, images)).collect(),
         favs: s.favourites_count,
         reblogs: s.reblogs_count,
         quote,
@@ -524,7 +535,10 @@ fn without_quote_fallback(toot: &str) -> String {
     out.push_str(rest);
     out
 }
-fn media(m: &Attachment) -> Media {
+/// An attachment: its preview is an image the page shows (proxied with
+/// the rest); its `url` is what a reader opens by clicking, so it stays
+/// the media's own.
+fn attachment(m: &Attachment, images: Option<&Images>) -> Media {
     Media {
         kind: match m.kind.as_str() {
             "image" => "image",
@@ -534,7 +548,11 @@ fn media(m: &Attachment) -> Media {
             _ => "unknown",
         },
         url: sanitize::url(m.url.as_deref().unwrap_or("")),
-        preview_url: sanitize::url(m.preview_url.as_deref().unwrap_or("")),
+        preview_url: media::links::image(
+            images,
+            sanitize::url(m.preview_url.as_deref().unwrap_or("")),
+            Kind::Preview,
+        ),
         description: sanitize::escape(m.description.as_deref().unwrap_or("")),
     }
 }
@@ -542,12 +560,23 @@ fn media(m: &Attachment) -> Media {
 /// Upstream JSON (`statuses/ID` and its `context`) to the answer's JSON:
 /// the whole pipeline of a cache fill, for fuzzing and benchmarks.
 pub fn from_upstream_json(status: &[u8], context: &[u8], config: &Config) -> Result<Vec<u8>, serde_json::Error> {
+    from_upstream_json_with_images(status, context, config, None)
+}
+
+/// [`from_upstream_json`] with the answer's images proxied as `images` says.
+pub fn from_upstream_json_with_images(
+    status: &[u8],
+    context: &[u8],
+    config: &Config,
+    images: Option<Images>,
+) -> Result<Vec<u8>, serde_json::Error> {
     let status: Status = serde_json::from_slice(status)?;
     let listed = crate::mastodon::model::decode_context(context)?;
     let context = Context {
         descendants: listed.statuses,
     };
-    let policy = Policy::from_config(config);
+    let mut policy = Policy::from_config(config);
+    policy.images = images.map(Arc::new);
     let rules = Rules {
         policy: &policy,
         author: config.userid.as_deref(),
@@ -765,7 +794,7 @@ mod tests {
             ("", "unknown"),
         ] {
             let a: Attachment = serde_json::from_value(serde_json::json!({ "type": kind })).expect("attachment");
-            assert_eq!(media(&a).kind, want, "{kind:?}");
+            assert_eq!(attachment(&a, None).kind, want, "{kind:?}");
         }
     }
 

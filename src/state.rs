@@ -122,6 +122,11 @@ impl State {
         }
     }
 
+    /// The state file's path; `None` for a state kept in memory only.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
     /// Loads the state file. A missing file is an empty state; a corrupt
     /// one is moved aside to `<file>.corrupt-<unix time>` and the daemon
     /// starts empty, saying so.

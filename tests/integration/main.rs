@@ -8,6 +8,7 @@ mod content;
 mod demo;
 mod errors;
 mod guarantees;
+mod media;
 mod process;
 mod properties;
 mod servers;

@@ -545,6 +545,27 @@ proptest! {
         prop_assert_eq!(withheld + comments.len(), n, "withheld + shown = replies");
     }
 
+    /// With `proxy_media`, the answer keeps every promise, and every image
+    /// it names (avatars, emoji, previews) is on the blog's origin.
+    #[test]
+    fn rendered_answers_with_proxied_images_are_safe((root, context, _n) in thread()) {
+        let status = serde_json::to_vec(&root).expect("json");
+        let context = serde_json::to_vec(&context).expect("json");
+        let key = mastodon_comments::media::Key::ephemeral().expect("key");
+        let blog = url::Url::parse("https://blog.example.org").expect("url");
+        let images = mastodon_comments::media::Images::new(key, &blog, "/comments-media/");
+        let Ok(out) = render::from_upstream_json_with_images(&status, &context, &config(), Some(images)) else {
+            return Ok(());
+        };
+        let v = match RULES.answer(&out) {
+            Ok(v) => v,
+            Err(e) => return Err(TestCaseError::fail(format!("{e}\n  answer: {}", String::from_utf8_lossy(&out)))),
+        };
+        for (what, u) in crate::media::image_urls(&v) {
+            prop_assert!(u.is_empty() || u.starts_with("https://blog.example.org/comments-media/"), "{} {:?}", what, u);
+        }
+    }
+
     #[test]
     fn rendered_threads_reach_the_root((root, context, _n) in thread()) {
         let Some(out) = rendered(&root, &context)? else { return Ok(()) };
