@@ -22,7 +22,7 @@ use crate::limits;
 use crate::mastodon::model::{self, Context, Status};
 use crate::mastodon::tls::NoCaRoots;
 use crate::mastodon::{Mastodon, UpstreamError};
-use crate::media::{Images, Key};
+use crate::media::{Images, Key, Proxy};
 use crate::moderation::{self, AuthorLists, Lists};
 use crate::pending::PendingReplies;
 use crate::query;
@@ -86,6 +86,8 @@ pub struct App {
     /// The image tokens' key, read (or made) when a config first turns
     /// `proxy_media` on, then kept: a reload never changes it.
     media_key: std::sync::Mutex<Option<Key>>,
+    /// The image fetches (`proxy_media`), shared by every config.
+    media: Proxy,
     pub metrics: Metrics,
 }
 
@@ -126,6 +128,7 @@ impl App {
             lists,
             pending: Arc::default(),
             media_key,
+            media: Proxy::default(),
             metrics: Metrics::default(),
         })
     }
@@ -225,6 +228,18 @@ impl App {
         let started = Instant::now();
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let head = req.method == "HEAD";
+        let live = self.current();
+        if let Some(images) = live.policy.images.as_deref() {
+            let path = req.uri.split_once('?').map_or(req.uri.as_str(), |(p, _)| p);
+            if let Some(token) = path.strip_prefix(images.prefix()) {
+                let mut resp = self.image(&live, images, req, token).await;
+                tracing::info!(status = resp.status, ms = started.elapsed().as_millis() as u64, "image");
+                if head {
+                    resp.body = Bytes::new();
+                }
+                return resp;
+            }
+        }
         let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let result = AssertUnwindSafe(crate::mastodon::counting_calls(calls.clone(), self.respond(req)))
             .catch_unwind()
@@ -258,6 +273,23 @@ impl App {
         );
         if head {
             resp.body = Bytes::new();
+        }
+        resp
+    }
+
+    /// An image path (`proxy_media`): served by the image proxy; the log
+    /// says why one failed, never the reader.
+    async fn image(&self, live: &Live, images: &Images, req: &Request, token: &str) -> Response {
+        if req.method != "GET" && req.method != "HEAD" {
+            return Error::Method.response();
+        }
+        let deadline = Deadline::after(live.ctx.config.timeout);
+        let (resp, reason) = self
+            .media
+            .serve(images.key(), token, &live.ctx.config.url, deadline)
+            .await;
+        if resp.status != 200 {
+            tracing::info!(status = resp.status, "image not served: {reason}");
         }
         resp
     }

@@ -127,3 +127,13 @@ pub const MAX_PREVIEW_BYTES: usize = 8 * 1024 * 1024;
 /// Longest image token accepted: an image URL of [`MAX_URL_BYTES`] fits,
 /// and nothing longer is even decoded.
 pub(crate) const MAX_MEDIA_TOKEN_BYTES: usize = MAX_URI_BYTES - 2 * MAX_MEDIA_PREFIX_BYTES;
+/// Image fetches in flight at once: each may hold up to its byte cap in
+/// memory (at most 4 × 8 MiB), and nginx caches every image after the
+/// first fetch, so more would buy little.
+pub(crate) const MAX_MEDIA_FETCHES: usize = 4;
+/// `Cache-Control: max-age` of a proxied image: a week; an image path names
+/// one URL for ever, so nginx and browsers may keep it (`immutable`).
+pub(crate) const MEDIA_MAX_AGE: Duration = Duration::from_secs(7 * 86400);
+/// `Cache-Control: max-age` of an image that could not be served: short,
+/// so a server's hiccup does not hide an avatar for long.
+pub(crate) const MEDIA_FAILURE_MAX_AGE: Duration = Duration::from_secs(60);

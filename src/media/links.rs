@@ -29,6 +29,19 @@ impl Images {
         }
     }
 
+    /// The key the tokens are made with, to verify them.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// The path prefix of every image URL, e.g. `/comments-media/`.
+    pub fn prefix(&self) -> &str {
+        let after_origin = self.base.find("//").map_or(0, |i| i + 2);
+        self.base[after_origin..]
+            .find('/')
+            .map_or("/", |i| &self.base[after_origin + i..])
+    }
+
     /// The proxied URL of a sanitized image URL; `""` for `""`, and for a
     /// URL whose proxied form would be longer than any URL the answer
     /// holds (the image is then not shown rather than loaded directly).
@@ -104,6 +117,7 @@ mod tests {
         );
         assert_eq!(sanitize::url(&u), u, "a URL the answer may hold as it is");
         assert_eq!(images.url("", Kind::Icon), "");
+        assert_eq!(images.prefix(), "/comments-media/");
         let long = format!("https://files.example/{}", "a".repeat(limits::MAX_URL_BYTES - 30));
         assert_eq!(images.url(&long, Kind::Preview), "", "too long once proxied: not shown");
     }
