@@ -35,6 +35,7 @@
 //! | [`pending`] | replies awaiting the author's approval (GoToSocial) |
 //! | [`render`] | the answer JSON; visibility and moderation filter |
 //! | [`sanitize`] | HTML allow-list, emoji, URL checks |
+//! | [`media`] | the image proxy (`proxy_media`): tokens, the answer's image URLs, serving |
 //! | [`error`] | error → status, body, headers |
 //! | [`systemd`] | READY / STATUS / STOPPING / watchdog |
 //! | [`standin`], [`demo`] | a stand-in Mastodon and the demo mode |

@@ -539,20 +539,25 @@ fn without_quote_fallback(toot: &str) -> String {
 /// the rest); its `url` is what a reader opens by clicking, so it stays
 /// the media's own.
 fn attachment(m: &Attachment, images: Option<&Images>) -> Media {
+    let kind = match m.kind.as_str() {
+        "image" => "image",
+        "video" => "video",
+        "gifv" => "gifv",
+        "audio" => "audio",
+        _ => "unknown",
+    };
+    let url = sanitize::url(m.url.as_deref().unwrap_or(""));
+    let mut preview_url = sanitize::url(m.preview_url.as_deref().unwrap_or(""));
+    // Page scripts show an image without a preview by its `url`: proxied,
+    // that image is the preview, so the reader's browser never loads it
+    // from its server.
+    if images.is_some() && preview_url.is_empty() && kind == "image" {
+        preview_url.clone_from(&url);
+    }
     Media {
-        kind: match m.kind.as_str() {
-            "image" => "image",
-            "video" => "video",
-            "gifv" => "gifv",
-            "audio" => "audio",
-            _ => "unknown",
-        },
-        url: sanitize::url(m.url.as_deref().unwrap_or("")),
-        preview_url: media::links::image(
-            images,
-            sanitize::url(m.preview_url.as_deref().unwrap_or("")),
-            Kind::Preview,
-        ),
+        kind,
+        url,
+        preview_url: media::links::image(images, preview_url, Kind::Preview),
         description: sanitize::escape(m.description.as_deref().unwrap_or("")),
     }
 }
@@ -796,6 +801,29 @@ mod tests {
             let a: Attachment = serde_json::from_value(serde_json::json!({ "type": kind })).expect("attachment");
             assert_eq!(attachment(&a, None).kind, want, "{kind:?}");
         }
+    }
+
+    /// With the proxy on, an image without a preview is shown by its
+    /// proxied `url` (page scripts fall back to `url`); other kinds keep
+    /// an empty preview, and every `url` stays the media's own.
+    #[test]
+    fn a_proxied_image_without_a_preview_is_its_own_preview() {
+        let key = crate::media::Key::ephemeral().expect("key");
+        let blog = url::Url::parse("https://blog.example").expect("url");
+        let images = Images::new(key.clone(), &blog, "/m/");
+        let a = |kind: &str| -> Attachment {
+            serde_json::from_value(serde_json::json!({ "type": kind, "url": "https://far.example/i.png" }))
+                .expect("attachment")
+        };
+        let m = attachment(&a("image"), Some(&images));
+        assert_eq!(m.url, "https://far.example/i.png");
+        let token = m.preview_url.strip_prefix("https://blog.example/m/").expect("proxied");
+        assert_eq!(
+            key.verify(token),
+            Some((Kind::Preview, "https://far.example/i.png".into()))
+        );
+        assert_eq!(attachment(&a("video"), Some(&images)).preview_url, "");
+        assert_eq!(attachment(&a("image"), None).preview_url, "", "off: as the Go original");
     }
 
     /// The custom emoji in a display name are its own account's: two

@@ -385,3 +385,51 @@ async fn other_hosts_on_this_machine_or_its_network_are_never_connected_to() {
     );
     assert_eq!(host.accepts.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_reload_turns_the_proxy_on_and_off_with_one_key() {
+    let (_s, config) = standin("b-emoji-cw-media", true).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = Arc::new(State::load(
+        &dir.path().join("state.json"),
+        100,
+        Duration::from_secs(60),
+    ));
+    let app = Arc::new(App::new(config.clone(), state).expect("app"));
+    let uri = comments_uri("b-emoji-cw-media");
+    let avatars = |v: &Value| -> Vec<String> { image_urls(v).into_iter().map(|(_, u)| u).collect() };
+    let off = avatars(&body_json(&get(&app, &uri).await));
+    assert!(!dir.path().join("media.key").exists(), "no key while the proxy is off");
+
+    let mut on = config.clone();
+    on.proxy_media = true;
+    app.reload(on.clone()).expect("reload");
+    let proxied = avatars(&body_json(&get(&app, &uri).await));
+    assert!(proxied.iter().all(|u| u.starts_with(BLOG_MEDIA)), "{proxied:?}");
+    assert!(dir.path().join("media.key").exists(), "made when first turned on");
+    app.reload(on).expect("reload");
+    assert_eq!(
+        avatars(&body_json(&get(&app, &uri).await)),
+        proxied,
+        "the same key across reloads"
+    );
+
+    app.reload(config).expect("reload");
+    assert_eq!(avatars(&body_json(&get(&app, &uri).await)), off);
+}
+
+#[tokio::test]
+async fn a_corrupt_key_file_stops_the_start_with_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("media.key"), b"not a key").expect("write");
+    let mut c = Config::for_instance(url::Url::parse("http://127.0.0.1:9").expect("url"));
+    c.blog_url = url::Url::parse(BLOG).ok();
+    c.proxy_media = true;
+    let state = Arc::new(State::load(
+        &dir.path().join("state.json"),
+        100,
+        Duration::from_secs(60),
+    ));
+    let e = App::new(c, state).err().expect("refused").to_string();
+    assert!(e.contains("media.key") && e.contains("remove the file"), "{e}");
+}
