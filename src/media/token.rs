@@ -113,7 +113,7 @@ impl Key {
                 "make the state directory writable for the daemon (systemd's StateDirectory= does)",
             )
         })?;
-        // Another start may have won the race: the file on disk is the key.
+        // What is on disk is the key from now on.
         match read_key(path)? {
             Some(key) => Ok(key),
             None => Err(fail(
@@ -191,9 +191,10 @@ fn read_key(path: &Path) -> Result<Option<Key>, KeyError> {
     Ok(Some(Key::from_bytes(&key)))
 }
 
-/// Writes a temporary file (0600), then links it to `path` only if there
-/// is none yet: the key appears whole or not at all, and an existing one
-/// is never replaced.
+/// Writes a temporary file (0600), fsyncs it and renames it to `path`:
+/// the key appears whole or not at all. A rename, not a link, because the
+/// AppArmor profile grants the state directory `rw` (what the state file's
+/// own atomic writes use), and only one daemon runs per state directory.
 fn create_exclusive(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -213,13 +214,12 @@ fn create_exclusive(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        match std::fs::hard_link(&tmp, path) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
-        }
+        std::fs::rename(&tmp, path)?;
         std::fs::File::open(&dir)?.sync_all()
     })();
-    let _ = std::fs::remove_file(&tmp);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
     result
 }
 
