@@ -55,6 +55,12 @@
 #     c2s. background updates off: connect() fails while the reader waits,
 #          then 200, STALE, same body ("error"); a fresh entry is a HIT;
 #          nothing cached gives nginx's 502; the daemon back answers again.
+#  f. images ("proxy_media"), the daemon restarted with an instance that is
+#     a plain file server holding one PNG: the image path (made from the
+#     daemon's media.key the way the daemon makes it) answers the PNG as
+#     image/png, nosniff, a week immutable, MISS; the second fetch is a HIT
+#     that reaches neither the daemon (its "image" log lines) nor the image
+#     host (its request log); a forged path is the daemon's short 404.
 #
 # Needs: root (nginx master, unshare), nginx, curl, python3,
 # systemd-socket-activate, the built binary (MC_BIN, default
@@ -70,7 +76,8 @@ EXAMPLES=$ROOT/examples/nginx
 . "$ROOT/tests/e2e/lib.sh"
 
 NGINX_PID=
-stop_server() { stop "$NGINX_PID" QUIT; }
+IMAGES_PID=
+stop_server() { stop "$NGINX_PID" QUIT; stop "$IMAGES_PID"; }
 begin_web_suite nginx "nginx master and unshare" nginx
 
 # The test-only server without background updates (check c).
@@ -361,5 +368,61 @@ expect "c2: daemon down, nothing cached: nginx's 502" 502 "$status"
 start_daemon "$TMP/daemon2.log"
 status=$(req GET "/2026/07/04/nothing-cached/comments.json")
 expect "c2: daemon back: answer again" 200 "$status"
+
+# --- f. images through the daemon, cached by nginx ------------------------------------
+stop "$DAEMON_PID"
+mkdir -p "$TMP/images"
+printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89' >"$TMP/images/a.png"
+head -c 4096 /dev/zero >>"$TMP/images/a.png"
+IMAGES_PORT=$(free_port)
+python3 -m http.server --bind 127.0.0.1 --directory "$TMP/images" "$IMAGES_PORT" >"$TMP/images.log" 2>&1 &
+IMAGES_PID=$!
+wait_until 10 "curl -sf -o /dev/null http://127.0.0.1:$IMAGES_PORT/a.png" \
+    || { bad "f: image host did not come up on 127.0.0.1:$IMAGES_PORT"; exit 1; }
+image_gets() { grep -c '"GET /a.png' "$TMP/images.log" || true; }
+images_served() { grep -c ' image status=200 ' "$TMP/daemon-media.log" || true; }
+cat >"$TMP/config-media.json" <<EOF
+{"url": "http://127.0.0.1:$IMAGES_PORT", "blog_url": "https://blog.example.org", "proxy_media": true}
+EOF
+start_daemon "$TMP/daemon-media.log" "$TMP/config-media.json"
+# The first request starts the daemon, which makes its key.
+status=$(req GET "/comments-media/i.forged.aHR0cDovL3g")
+if [ "$status" = 404 ] && [ "$(header Content-Type)" = "text/plain; charset=utf-8" ] \
+    && [ "$(header X-Content-Type-Options)" = nosniff ]; then
+    ok "f: a forged image path: the daemon's 404"
+else
+    bad "f: a forged image path: $status, Content-Type '$(header Content-Type)'"
+fi
+wait_until 5 "[ -s '$TMP/state/media.key' ]" || { bad "f: no media.key in the state directory"; exit 1; }
+# An image path as the daemon writes it into an answer: kind "i" (avatar or
+# emoji), an HMAC-SHA256 of the URL under the key, the URL (both base64url).
+# Paths nginx and browsers cache depend on this format staying as it is.
+IMAGE_PATH=$(python3 -c '
+import base64, hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read()
+url = sys.argv[2].encode()
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+mac = hmac.new(key, b"mastodon-comments media v1\0" + b"i" + url, hashlib.sha256).digest()
+print("/comments-media/i." + b64(mac) + "." + b64(url))
+' "$TMP/state/media.key" "http://127.0.0.1:$IMAGES_PORT/a.png")
+gets_before=$(image_gets)
+status=$(req GET "$IMAGE_PATH")
+if [ "$status" = 200 ] && cmp -s "$TMP/b" "$TMP/images/a.png" && [ "$(header Content-Type)" = image/png ] \
+    && [ "$(header X-Content-Type-Options)" = nosniff ] && [ "$(header X-Cache-Status)" = MISS ] \
+    && [ "$(header Cache-Control)" = "public, max-age=604800, immutable" ]; then
+    ok "f: an image through nginx and the daemon: 200, the PNG, image/png, nosniff, a week immutable, MISS"
+else
+    bad "f: first image fetch: $status, Content-Type '$(header Content-Type)', X-Cache-Status '$(header X-Cache-Status)', Cache-Control '$(header Cache-Control)', $(wc -c <"$TMP/b") bytes"
+fi
+expect "f: the image host was asked once" "$((gets_before + 1))" "$(image_gets)"
+expect "f: the daemon served one image" 1 "$(images_served)"
+status=$(req GET "$IMAGE_PATH")
+if [ "$status" = 200 ] && cmp -s "$TMP/b" "$TMP/images/a.png" && [ "$(header X-Cache-Status)" = HIT ]; then
+    ok "f: the second fetch is a HIT with the same bytes"
+else
+    bad "f: second image fetch: $status, X-Cache-Status '$(header X-Cache-Status)'"
+fi
+expect "f: the HIT reached neither the daemon (its image lines)" 1 "$(images_served)"
+expect "f: nor the image host" "$((gets_before + 1))" "$(image_gets)"
 
 [ "$FAIL" -eq 0 ]
