@@ -151,6 +151,10 @@ impl Proxy {
             .await
             .map_err(|_| Failure::Unavailable("every image fetch slot busy until the deadline"))?
             .map_err(|_| Failure::Unavailable("shutting down"))?;
+        // A slot freed as the deadline passed: no connection for nothing.
+        if deadline.expired() {
+            return Err(Failure::Unavailable("every image fetch slot busy until the deadline"));
+        }
         deadline
             .bound(get(client, url, kind))
             .await
@@ -187,8 +191,14 @@ async fn get(client: &reqwest::Client, url: Url, kind: Kind) -> Result<(&'static
         .await
         .map_err(|e| Failure::Refused(format!("{host}: {}", crate::mastodon::error_chain(&e))))?
     {
-        if body.len() + chunk.len() > cap {
+        let needed = body.len() + chunk.len();
+        if needed > cap {
             return Err(Failure::Refused(format!("{host}: larger than {cap} bytes")));
+        }
+        // Grown by doubling, but never past the cap: an image at the cap
+        // holds the cap, not twice it.
+        if needed > body.capacity() {
+            body.reserve_exact(needed.max(body.len() * 2).min(cap) - body.len());
         }
         body.extend_from_slice(&chunk);
         if sniffed.is_none() && body.len() >= SNIFF_BYTES {

@@ -109,15 +109,15 @@ const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xff
 
 /// A real HTTP server on a loopback address serving test images by path,
 /// counting connections and requests.
-struct ImageHost {
-    addr: SocketAddr,
+pub struct ImageHost {
+    pub addr: SocketAddr,
     accepts: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl ImageHost {
     /// `redirect_to`: where `/redirect.png` points.
-    async fn start(ip: &str, redirect_to: Option<String>) -> ImageHost {
+    pub async fn start(ip: &str, redirect_to: Option<String>) -> ImageHost {
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let accepts = Arc::new(AtomicUsize::new(0));
@@ -150,7 +150,7 @@ impl ImageHost {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -190,6 +190,18 @@ async fn answer(conn: &mut tokio::net::TcpStream, path: &str, redirect_to: Optio
             format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 .into_bytes()
         }
+        // Just under a preview's cap, and far over it (streamed).
+        "/8mib.png" => reply("200 OK", "image/png", &big((8 << 20) - 1024), false),
+        "/100mib.png" => {
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n\r\n")
+                .await?;
+            conn.write_all(PNG).await?;
+            let zeros = vec![0u8; 64 * 1024];
+            for _ in 0..1600 {
+                conn.write_all(&zeros).await?;
+            }
+            return conn.shutdown().await;
+        }
         "/slow.png" => {
             conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n\r\n")
                 .await?;
@@ -218,7 +230,7 @@ fn proxying_app(dir: &std::path::Path, instance: &str) -> Arc<App> {
 }
 
 /// The path the answer would name for `url`, made with the daemon's key.
-fn path_for(dir: &std::path::Path, url: &str, kind: Kind) -> String {
+pub fn path_for(dir: &std::path::Path, url: &str, kind: Kind) -> String {
     let key = Key::load_or_create(&dir.join("media.key")).expect("the daemon's key");
     let images = Images::new(key, &url::Url::parse(BLOG).expect("url"), "/comments-media/");
     let u = images.url(url, kind);
@@ -432,4 +444,58 @@ async fn a_corrupt_key_file_stops_the_start_with_the_fix() {
     ));
     let e = App::new(c, state).err().expect("refused").to_string();
     assert!(e.contains("media.key") && e.contains("remove the file"), "{e}");
+}
+
+#[tokio::test]
+async fn image_fetches_at_once_are_bounded() {
+    let host = ImageHost::start("127.0.0.1", None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = daemon(proxying_app(dir.path(), &host.url("")), Protocol::Fastcgi).await;
+    let path = path_for(dir.path(), &host.url("/slow.png"), Kind::Icon);
+    let get = || {
+        let (socket, path) = (d.socket.clone(), path.clone());
+        tokio::spawn(async move { fcgi_get(&socket, &path).await })
+    };
+    // Four slow images hold every slot until their deadline (2 s)...
+    let mut running: Vec<_> = (0..4).map(|_| get()).collect();
+    for _ in 0..100 {
+        if host.accepts.load(Ordering::SeqCst) == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(host.accepts.load(Ordering::SeqCst), 4, "the first four connect");
+    // ...so two more wait for a slot: no connection while the four run.
+    running.extend((0..2).map(|_| get()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        host.accepts.load(Ordering::SeqCst),
+        4,
+        "at most 4 image fetches at once"
+    );
+    for r in running {
+        assert_failed(&r.await.expect("task"), 503, "slow or waiting");
+    }
+}
+
+#[tokio::test]
+async fn an_image_is_served_over_plain_http_too() {
+    let host = ImageHost::start("127.0.0.1", None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = daemon(proxying_app(dir.path(), &host.url("")), Protocol::Http).await;
+    let path = path_for(dir.path(), &host.url("/ok.png"), Kind::Icon);
+    let mut conn = tokio::net::UnixStream::connect(&d.socket).await.expect("connect");
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: blog.example.org\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).await.expect("read");
+    let head =
+        String::from_utf8_lossy(&raw[..raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head")]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-type: image/png") && head.contains("x-content-type-options: nosniff"),
+        "{head}"
+    );
+    assert!(raw.ends_with(PNG));
 }

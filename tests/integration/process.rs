@@ -503,6 +503,35 @@ fn memory_stays_bounded_when_upstream_sends_300_mib() {
     assert!(peak_kib > 0 && peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
 }
 
+#[test]
+fn memory_stays_bounded_while_proxying_large_images() {
+    use crate::media::{ImageHost, path_for};
+    use mastodon_comments::media::Kind;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let host = rt.block_on(ImageHost::start("127.0.0.1", None));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &host.url(""), r#", "proxy_media": true"#);
+    let p = Proc::start(&cfg, &dir.path().join("state.json"), &dir.path().join("mc.sock"));
+    // The daemon makes its key at start; the test makes paths with it.
+    let idle_kib = p.status_field("VmRSS:");
+    let get_all = |path: &str, want: u16| {
+        let path = path_for(dir.path(), &host.url(path), Kind::Preview);
+        let answers = rt.block_on(futures_util::future::join_all(
+            (0..4).map(|_| fcgi_get(&p.socket, &path)),
+        ));
+        for r in answers {
+            assert_eq!(r.status, want, "{path}");
+        }
+    };
+    // Four at once (the bound) of 100 MiB each, cut at the 8 MiB cap; then
+    // four images just under it, served.
+    get_all("/100mib.png", 502);
+    get_all("/8mib.png", 200);
+    let peak_kib = p.status_field("VmHWM:");
+    eprintln!("idle RSS {idle_kib} KiB, peak RSS {peak_kib} KiB proxying 4 x 100 MiB refused and 4 x 8 MiB served");
+    assert!(peak_kib > 0 && peak_kib < 112 * 1024, "peak RSS {peak_kib} KiB");
+}
+
 /// The a-simple-thread scenario plus, for each round, an article
 /// `/kill/<round>` announced by a post of its own (status `KILL_BASE + round`)
 /// that only full-text search finds: with `scan_pages: 0` a request for
