@@ -1,8 +1,8 @@
 //! The built binary as a process, the one place it is tested in this suite:
 //! socket activation under the real `systemd-socket-activate`, the command
 //! line (config errors, `lookup`), the notify protocol, config reload on
-//! SIGHUP, bounded memory under a huge upstream body, and a state file that
-//! survives `kill -9`.
+//! SIGHUP, bounded memory under a huge upstream body and while proxying
+//! large images, and a state file that survives `kill -9`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
