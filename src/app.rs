@@ -133,7 +133,12 @@ impl App {
         })
     }
 
-    fn live(config: Config, state: Arc<State>, images: Option<Images>, previous: Option<&Live>) -> Result<Live, SetupError> {
+    fn live(
+        config: Config,
+        state: Arc<State>,
+        images: Option<Images>,
+        previous: Option<&Live>,
+    ) -> Result<Live, SetupError> {
         let config_max_age = config.max_age;
         let mut policy = Policy::from_config(&config);
         policy.images = images.map(Arc::new);
@@ -400,8 +405,9 @@ fn images(config: &Config, state: &State, key: &std::sync::Mutex<Option<Key>>) -
             let k = match state.path() {
                 Some(p) => Key::load_or_create(&p.with_file_name(MEDIA_KEY_FILE))
                     .map_err(|e| SetupError::MediaKey(e.to_string()))?,
-                None => Key::ephemeral()
-                    .map_err(|_| SetupError::MediaKey("the system's random source failed".into()))?,
+                None => {
+                    Key::ephemeral().map_err(|_| SetupError::MediaKey("the system's random source failed".into()))?
+                }
             };
             *slot = Some(k.clone());
             k
