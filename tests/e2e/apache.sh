@@ -24,7 +24,8 @@
 #     user cannot connect: Apache answers 503, logs "Permission denied", the
 #     daemon sees nothing; owned by www-data, as mastodon-comments.socket
 #     makes it, the next request is answered;
-#  a. the answers through Apache are the daemon's own (status, Content-Type,
+#  a. the image path (proxy_media) reaches the daemon (lib.sh:
+#     expect_media_routed); the answers through Apache are the daemon's own (status, Content-Type,
 #     Cache-Control, body bytes as a FastCGI request with nginx's params
 #     gets straight from the socket) for an announced article, one not
 #     announced, ?search=, a percent-encoded path, and the 400, 404 and 405
@@ -67,7 +68,7 @@ begin_web_suite apache "Apache's User and unshare" apache2
 
 # --- the daemon, socket-activated on the path Apache will see as /run/... -----
 mkdir -p "$TMP/run" "$TMP/cache/apache2/mod_cache_disk" "$TMP/log" "$TMP/state" "$TMP/docroot$ARTICLE"
-write_config "$TMP/config.json"
+write_config "$TMP/config.json" '"proxy_media": true'   # the image path too (expect_media_routed)
 STALE_503=/2026/07/09/stale-while-503
 STALE_DOWN=/2026/07/09/stale-while-down
 write_config "$TMP/config-short.json" '"max_age_seconds": 2, "cache_fresh_seconds": 0, "cache_keep_seconds": 0, '"$(
@@ -154,6 +155,7 @@ status=$(req GET "/%01bad/comments.json")
 expect "a: a control character in the path: Apache's own 403, the daemon never asked" "403 $before" \
     "$status $(served "$TMP/daemon.log")"
 expect_page_not_passed "$ARTICLE/index.html"
+expect_media_routed
 
 # --- b. the second request is served by Apache's cache ------------------------------
 before=$(calls)

@@ -28,7 +28,8 @@
 #     user although Debian puts caddy in the www-data group: Caddy answers
 #     502 and logs "permission denied", the daemon sees nothing; with the
 #     drop-in (SocketUser=caddy) the answers come;
-#  a. the answers through Caddy are the daemon's own (status, Content-Type,
+#  a. the image path (proxy_media) reaches the daemon (lib.sh:
+#     expect_media_routed); the answers through Caddy are the daemon's own (status, Content-Type,
 #     Cache-Control, body bytes as a FastCGI request with nginx's params
 #     gets straight from the socket) for an announced article, one not
 #     announced, ?search=, a percent-encoded path, and the 400 (control
@@ -62,7 +63,7 @@ begin_web_suite caddy "setpriv and unshare" caddy setpriv
 
 # --- the daemon, socket-activated on the path Caddy will see as /run/... ------
 mkdir -p "$TMP/run" "$TMP/state" "$TMP/docroot$ARTICLE" "$TMP/caddy"
-write_config "$TMP/config.json"
+write_config "$TMP/config.json" '"proxy_media": true'   # the image path too (expect_media_routed)
 STALE=/2026/07/09/stale-while-failing
 write_config "$TMP/config-stale.json" '"cache_fresh_seconds": 0, '"$(roots_member "$STALE")"
 SOCK=$TMP/run/mastodon-comments.sock
@@ -129,6 +130,7 @@ expect_daemon_answers
 expect_same_answer "a: 400" GET "/%01bad/comments.json"
 expect_error "a: 400 for a control character" 400 "$STATUS"
 expect_page_not_passed "$ARTICLE/"
+expect_media_routed
 
 # --- b. no cache in Caddy: the daemon's own cache answers ---------------------------
 before=$(calls)

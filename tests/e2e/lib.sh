@@ -307,6 +307,22 @@ expect_page_not_passed() { # path
     fi
 }
 
+# The image path ("proxy_media", default media_prefix) reaches the daemon:
+# a forged image path is the daemon's own 404 (text/plain, nosniff), not
+# the web server's, and the daemon logs it.
+expect_media_routed() {
+    local before status
+    before=$(grep -c ' image status=404 ' "$TMP/daemon.log" || true)
+    status=$(req GET "/comments-media/i.forged.aHR0cDovL3g")
+    if [ "$status" = 404 ] && [ "$(header Content-Type)" = "text/plain; charset=utf-8" ] \
+        && [ "$(header X-Content-Type-Options)" = nosniff ] \
+        && [ "$(grep -c ' image status=404 ' "$TMP/daemon.log" || true)" -gt "$before" ]; then
+        ok "a: the image path reaches the daemon (a forged one: its 404)"
+    else
+        bad "a: the image path: $status, Content-Type '$(header Content-Type)', not the daemon's 404"
+    fi
+}
+
 # The usual EXIT trap of a web server suite: stops the web server, the
 # daemon and the stand-in; on a failure prints the logs in $TMP and
 # $TMP/log; removes $TMP; prints the tally.
