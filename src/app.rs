@@ -491,7 +491,7 @@ fn render_thread(
     rules: Rules<'_>,
     until: std::time::Instant,
 ) -> Result<(Bytes, Bytes), UpstreamError> {
-    let status: Status = serde_json::from_slice(status).map_err(|e| UpstreamError::Body(e.to_string()))?;
+    let status: Status = model::from_json(status).map_err(|e| UpstreamError::Body(e.to_string()))?;
     if *root != *status.id {
         return Err(UpstreamError::Body(format!("asked for status {root}, got another id")));
     }

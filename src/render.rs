@@ -575,7 +575,7 @@ pub fn from_upstream_json_with_images(
     config: &Config,
     images: Option<Images>,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let status: Status = serde_json::from_slice(status)?;
+    let status: Status = crate::mastodon::model::from_json(status)?;
     let listed = crate::mastodon::model::decode_context(context)?;
     let context = Context {
         descendants: listed.statuses,

