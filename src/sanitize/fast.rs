@@ -252,55 +252,53 @@ pub fn canonical_url(raw: &str) -> bool {
     if !canonical_host(host) || tail.is_empty() {
         return false;
     }
-    // Path, then query and fragment.
-    let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
-    let (path, after) = tail.split_at(path_end);
-    if after.matches('#').count() > 1 {
-        return false;
+    canonical_tail(tail.as_bytes())
+}
+
+/// The path, query and fragment of a canonical URL, in one pass (this runs
+/// for every URL of a thread): only bytes no part of the URL would encode,
+/// every `%` the start of a two-digit hexadecimal escape, at most one `#`,
+/// and no dot segment in the path (the parser resolves those).
+fn canonical_tail(tail: &[u8]) -> bool {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/%".contains(&b);
+    let mut path_ended = false;
+    let mut hashes = 0;
+    // Where the current path segment starts.
+    let mut segment = 0;
+    for (i, &b) in tail.iter().enumerate() {
+        let escape = || {
+            tail.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        };
+        match b {
+            b'%' if !escape() => return false,
+            b'/' | b'?' | b'#' if !path_ended => {
+                if dot_segment(&tail[segment..i]) {
+                    return false;
+                }
+                segment = i + 1;
+                path_ended = b != b'/';
+                hashes += usize::from(b == b'#');
+            }
+            b'?' if path_ended => {}
+            b'#' if path_ended => hashes += 1,
+            b if plain(b) => {}
+            _ => return false,
+        }
     }
-    // A match, not a search of a list of bytes: this runs for every byte
-    // of every URL of a thread.
-    let plain = |b: u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-                    | b'%'
-            )
-    };
-    if !path.bytes().all(plain) || !after.bytes().all(|b| plain(b) || b == b'?' || b == b'#') {
-        return false;
-    }
-    if !percent_escapes_whole(raw) {
-        return false;
-    }
-    // Dot segments, also written as %2e or %2E, are resolved by the
-    // parser. One match per segment, without a lower-case copy of the path.
-    !path.split('/').any(|seg| {
-        matches!(
-            seg.as_bytes(),
-            b"." | b".."
-                | [b'%', b'2', b'e' | b'E']
-                | [b'%', b'2', b'e' | b'E', b'.']
-                | [b'.', b'%', b'2', b'e' | b'E']
-                | [b'%', b'2', b'e' | b'E', b'%', b'2', b'e' | b'E']
-        )
-    })
+    hashes <= 1 && (path_ended || !dot_segment(&tail[segment..]))
+}
+
+/// `.` or `..`, also written with `%2e` or `%2E`.
+fn dot_segment(segment: &[u8]) -> bool {
+    matches!(
+        segment,
+        b"." | b".."
+            | [b'%', b'2', b'e' | b'E']
+            | [b'%', b'2', b'e' | b'E', b'.']
+            | [b'.', b'%', b'2', b'e' | b'E']
+            | [b'%', b'2', b'e' | b'E', b'%', b'2', b'e' | b'E']
+    )
 }
 
 /// A host name the parser leaves as it is: lower-case labels of letters,
@@ -321,18 +319,6 @@ fn canonical_host(host: &str) -> bool {
             .rsplit('.')
             .next()
             .is_some_and(|l| l.as_bytes()[0].is_ascii_lowercase())
-}
-
-/// Every `%` starts a two-digit hexadecimal escape: what follows each `%`
-/// (found by `split`, which skips the bytes between quickly) begins with
-/// two hexadecimal digits.
-fn percent_escapes_whole(s: &str) -> bool {
-    s.split('%').skip(1).all(|after| {
-        after
-            .as_bytes()
-            .get(..2)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-    })
 }
 
 #[cfg(test)]
