@@ -280,8 +280,9 @@ fn canonical_tail(tail: &[u8]) -> bool {
                 path_ended = b != b'/';
                 hashes += usize::from(b == b'#');
             }
-            b'?' if path_ended => {}
-            b'#' if path_ended => hashes += 1,
+            // The query and fragment (the path has ended).
+            b'?' => {}
+            b'#' => hashes += 1,
             b if plain(b) => {}
             _ => return false,
         }
@@ -496,10 +497,23 @@ mod tests {
             "https://m.example/a%20b%C3%A9?q=%2F#%3a",
             "https://m.example/~x/(y)/a;b=c,d/*+$!:@-._",
             "https://1a.example/x",
+            "https://m.example/a?b=1?c=2",
+            "https://m.example/a?b/../c/./d#e/../f",
             at_cap.as_str(),
         ] {
             assert!(canonical_url(raw), "{raw:?}");
             assert_eq!(url_parsed(raw), raw, "{raw:?}");
+        }
+    }
+
+    /// Only the first `#` starts the fragment: a URL with a second one
+    /// (counted after a path that ends in `#` or in `?`) goes through the
+    /// URL parser, and gets what the parser gives.
+    #[test]
+    fn a_second_hash_goes_through_the_parser() {
+        for raw in ["https://m.example/a#b#c", "https://m.example/a?b#c#d"] {
+            assert!(!canonical_url(raw), "{raw:?}");
+            assert_eq!(url(raw), url_parsed(raw), "{raw:?}");
         }
     }
 
