@@ -493,6 +493,11 @@ mod tests {
         let fits = format!("{head}{}", "a".repeat(MAX_URL_BYTES - head.len()));
         assert_eq!(url(&fits), fits, "exactly the cap");
         assert_eq!(url_parsed(&fits), fits);
+        // Exactly the cap, and not canonical (an upper-case scheme): the
+        // parser's path keeps it too.
+        let upper = format!("HTTPS{}", &fits["https".len()..]);
+        assert_eq!(upper.len(), MAX_URL_BYTES);
+        assert_eq!(url(&upper), fits, "exactly the cap, through the parser");
         let over = format!("{fits}a");
         assert_eq!(url(&over), "", "one byte over the cap");
         assert_eq!(url_parsed(&over), "");
