@@ -66,9 +66,29 @@ fn main() {
 /// an idle daemon's 6. Packed (DT_RELR, glibc 2.36 and binutils 2.38 or
 /// later: Debian 12) the table is a few KiB; the fix-ups and the address
 /// randomisation are the same.
+///
+/// Only where the C library it is built against can load such a binary
+/// (a binary linked this way needs `GLIBC_ABI_DT_RELR`, glibc 2.36 or
+/// later, to start at all): an older system (Ubuntu 22.04: 2.35) or a
+/// cross build links it as before.
 fn pack_relative_relocations() {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    if var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu" {
+    if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" || var("TARGET") != var("HOST") {
+        return;
+    }
+    if glibc_version().is_some_and(|v| v >= (2, 36)) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+}
+
+/// The build machine's glibc (`getconf GNU_LIBC_VERSION`: "glibc 2.36").
+fn glibc_version() -> Option<(u32, u32)> {
+    let out = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let (major, minor) = text.trim().strip_prefix("glibc ")?.split_once('.')?;
+    let minor = minor.split('.').next()?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
