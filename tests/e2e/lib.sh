@@ -181,6 +181,30 @@ choose_example() { # example file
     sed "s#/run/mastodon-comments.sock#$SOCK#g" "$1" >"$INCLUDE"
     NAMESPACE=no
 }
+# The nginx examples a suite includes (http.conf, location.conf): the files
+# themselves when nginx can run in private mounts, else copies in $TMP with
+# /run, /var/cache and /var/log/nginx rewritten to $TMP (and said so). Sets
+# INCLUDE_HTTP, INCLUDE_LOCATION and NAMESPACE.
+choose_nginx_examples() { # examples dir
+    local f
+    if can_unshare; then
+        INCLUDE_HTTP=$1/http.conf
+        INCLUDE_LOCATION=$1/location.conf
+        NAMESPACE=yes
+        return
+    fi
+    echo "NOTE: unshare -m is not permitted here; using copies of the example files"
+    echo "      with /run, /var/cache and /var/log/nginx rewritten to $TMP"
+    for f in http.conf location.conf; do
+        sed -e "s#/run/mastodon-comments.sock#$SOCK#" \
+            -e "s#/var/cache/nginx-mastodon-comments#$TMP/cache/nginx-mastodon-comments#" \
+            -e "s#/var/log/nginx/mastodon-comments.access.log#$TMP/log/mastodon-comments.access.log#" \
+            "$1/$f" >"$TMP/$f"
+    done
+    INCLUDE_HTTP=$TMP/http.conf
+    INCLUDE_LOCATION=$TMP/location.conf
+    NAMESPACE=no
+}
 # Runs the web server in the foreground, in private mounts when NAMESPACE
 # is yes (replaces the calling shell: run it with &, for its pid).
 run_server() { # command...

@@ -104,23 +104,7 @@ NGINX_PORT=$(free_port)
 NGINX_SYNC_PORT=$(free_port)
 SERVER_PORT=$NGINX_PORT
 ln -s /etc/nginx/fastcgi_params "$TMP/fastcgi_params"
-if can_unshare; then
-    INCLUDE_HTTP=$EXAMPLES/http.conf
-    INCLUDE_LOCATION=$EXAMPLES/location.conf
-    NAMESPACE=yes
-else
-    echo "NOTE: unshare -m is not permitted here; using copies of the example files"
-    echo "      with /run, /var/cache and /var/log/nginx rewritten to $TMP"
-    for f in http.conf location.conf; do
-        sed -e "s#/run/mastodon-comments.sock#$SOCK#" \
-            -e "s#/var/cache/nginx-mastodon-comments#$TMP/cache/nginx-mastodon-comments#" \
-            -e "s#/var/log/nginx/mastodon-comments.access.log#$TMP/log/mastodon-comments.access.log#" \
-            "$EXAMPLES/$f" >"$TMP/$f"
-    done
-    INCLUDE_HTTP=$TMP/http.conf
-    INCLUDE_LOCATION=$TMP/location.conf
-    NAMESPACE=no
-fi
+choose_nginx_examples "$EXAMPLES"
 # Test only (check c): the location block with background updates off, so
 # that nginx refreshes an expired entry while the reader waits and serves
 # the stale copy only because of fastcgi_cache_use_stale's conditions.
