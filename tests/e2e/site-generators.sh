@@ -23,9 +23,12 @@
 #                 layouts/_default/single.html;
 #   hugo-html     the same with uglyURLs = true (/2026/07/01/slow-bread.html);
 #   jekyll-pretty Jekyll, permalink: pretty, the Jekyll snippet in _layouts/post.html;
-#   jekyll-html   Jekyll's default permalinks (/2026/07/01/slow-bread.html).
+#   jekyll-html   Jekyll's default permalinks (/2026/07/01/slow-bread.html);
+#   eleventy-pretty  Eleventy (npm, tests/site-generators/), the Eleventy config
+#                 snippet as eleventy.config.js, its layout snippet in _includes/post.njk;
+#   eleventy-html the same with a permalink ending in .html.
 #
-# Checks: each generator builds its site; the built page holds the snippet's
+# Checks: the README's markers (above); each generator builds its site; the built page holds the snippet's
 # element; then in headless Chromium (tests/browser/site-pages.mjs) each
 # article page loads, its data-src is the article's path + /comments.json,
 # the script fetches it through nginx (200) and renders the thread's 5
@@ -34,9 +37,9 @@
 # .html path.
 #
 # Needs: root (nginx master, unshare), nginx, hugo, jekyll, curl, python3,
-# systemd-socket-activate, Node.js 20 with tests/browser's node_modules
-# (scripts/deps), /usr/bin/chromium, the built binary (MC_BIN). Takes about
-# 15 seconds.
+# systemd-socket-activate, Node.js 20 with the node_modules of tests/browser
+# and tests/site-generators (scripts/deps), /usr/bin/chromium, the built
+# binary (MC_BIN). Takes 30 to 50 seconds (seven builds, seven pages).
 
 set -euo pipefail
 
@@ -45,6 +48,7 @@ MC_BIN=${MC_BIN:-$ROOT/target/debug/mastodon-comments}
 case $MC_BIN in /*) ;; *) MC_BIN=$ROOT/$MC_BIN ;; esac
 README=$ROOT/README.md
 BROWSER_DIR=$ROOT/tests/browser
+ELEVENTY=$ROOT/tests/site-generators/node_modules/.bin/eleventy
 
 . "$ROOT/tests/e2e/lib.sh"
 
@@ -55,10 +59,11 @@ begin_web_suite site-generators "nginx master and unshare" nginx hugo jekyll nod
     || { bad "no playwright-core in $BROWSER_DIR/node_modules: run scripts/deps (or npm ci there)"; exit 1; }
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] \
     || { bad "the browser check needs Node.js 20 or newer, found $(node --version)"; exit 1; }
+[ -x "$ELEVENTY" ] || { bad "no $ELEVENTY: run scripts/deps (or npm ci in tests/site-generators)"; exit 1; }
 CHROMIUM=${MC_CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || { bad "Chromium not found at $CHROMIUM (apt-get install chromium, or set MC_CHROMIUM)"; exit 1; }
 
-BUILT="html hugo jekyll"
+BUILT="html hugo jekyll eleventy-config eleventy"
 HTML_ARTICLE=$ARTICLE.html
 
 # --- the snippets, from the README ----------------------------------------------
@@ -94,10 +99,12 @@ snippet() { # name -> the fenced block after its marker, on stdout
 }
 for name in $BUILT; do
     snippet "$name" >"$TMP/snippet-$name.html"
-    if [ -s "$TMP/snippet-$name.html" ] && grep -q 'class="mastodon-comments"' "$TMP/snippet-$name.html"; then
+    want='class="mastodon-comments"'
+    if [ "$name" = eleventy-config ]; then want=addPassthroughCopy; fi
+    if [ -s "$TMP/snippet-$name.html" ] && grep -q "$want" "$TMP/snippet-$name.html"; then
         ok "README.md: the $name snippet ($(wc -l <"$TMP/snippet-$name.html") lines)"
     else
-        bad "README.md: no $name snippet with the comments element after its marker"
+        bad "README.md: no $name snippet holding '$want' after its marker"
     fi
 done
 
@@ -167,6 +174,27 @@ jekyll_build() { # name, config files, the article file it must write
 jekyll_build jekyll-pretty _config.yml,_pretty.yml 2026/07/01/slow-bread/index.html
 jekyll_build jekyll-html _config.yml 2026/07/01/slow-bread.html
 
+# Eleventy: both files next to the content, copied by the config snippet; the
+# layout snippet in _includes/post.njk; for .html URLs a permalink in the
+# directory's data file.
+src=$TMP/eleventy-src
+mkdir -p "$src/_includes" "$src/2026/07/01"
+cp "$ROOT/web/mastodon-comments.js" "$ROOT/web/mastodon-comments.css" "$src/"
+cp "$TMP/snippet-eleventy-config.html" "$src/eleventy.config.js"
+printf -- '---\nlayout: post.njk\ntitle: Slow bread\n---\nAn article\n' >"$src/2026/07/01/slow-bread.md"
+page "{{ title }}" "{{ content | safe }}" "$TMP/snippet-eleventy.html" >"$src/_includes/post.njk"
+eleventy_build() { # name, the article file it must write
+    if (cd "$src" && timeout 60 "$ELEVENTY" --quiet --output="$TMP/$1") >"$TMP/$1-build.out" 2>&1; then
+        ok "$1: Eleventy $("$ELEVENTY" --version) builds the site"
+    else
+        bad "$1: eleventy failed: $(tail -5 "$TMP/$1-build.out")"
+    fi
+    built "$1" "$TMP/$1/$2"
+}
+eleventy_build eleventy-pretty 2026/07/01/slow-bread/index.html
+printf '{"permalink": "{{ page.filePathStem }}.html"}\n' >"$src/2026/2026.11tydata.json"
+eleventy_build eleventy-html 2026/07/01/slow-bread.html
+
 # --- the daemon, nginx -------------------------------------------------------------
 mkdir -p "$TMP/run" "$TMP/cache" "$TMP/log" "$TMP/state"
 write_config "$TMP/config.json" "$(roots_member "$HTML_ARTICLE")"
@@ -176,7 +204,7 @@ if id www-data >/dev/null 2>&1; then NGINX_USER=www-data; fi
 SOCKET_USER=$NGINX_USER
 start_daemon "$TMP/daemon.log"
 
-SITES="html hugo-pretty hugo-html jekyll-pretty jekyll-html"
+SITES="html hugo-pretty hugo-html jekyll-pretty jekyll-html eleventy-pretty eleventy-html"
 ln -s /etc/nginx/fastcgi_params "$TMP/fastcgi_params"
 choose_nginx_examples "$ROOT/examples/nginx"
 servers=
