@@ -418,55 +418,17 @@ async fn timeline(
     missing: &mut Vec<(&'static str, &'static str)>,
     deadline: impl Fn() -> Deadline,
 ) -> Vec<Announcement> {
-    let (mut read, mut found) = (0usize, Vec::<(model::Status, Vec<String>)>::new());
-    let mut max_id: Option<String> = None;
-    for _ in 0..config.scan_pages.max(1) {
-        let page = match m.account_statuses(userid, max_id.as_deref(), deadline()).await {
-            Ok(p) => p,
-            Err(e) => {
-                let fix = match e {
-                    UpstreamError::Refused(403) => {
-                        missing.push(("read:statuses", "/api/v1/accounts/:id/statuses"));
-                        "the token lacks read:statuses (see scopes)".to_string()
-                    }
-                    UpstreamError::NotFound => format!("no account {userid} on this instance: check \"userid\""),
-                    UpstreamError::TokenRequired => "this server requires a token (see above)".to_string(),
-                    e => e.to_string(),
-                };
-                r.add(
-                    Mark::Fail,
-                    "timeline",
-                    format!("cannot read the posts of {userid}: {fix}"),
-                );
-                return Vec::new();
-            }
-        };
-        let listed = match decode_list(page.value, deadline(), "the author's timeline", model::decode_statuses).await {
-            Ok(l) => l,
-            Err(e) => {
-                r.add(
-                    Mark::Fail,
-                    "timeline",
-                    format!("cannot read the posts of {userid}: {e}"),
-                );
-                return Vec::new();
-            }
-        };
-        if listed.statuses.is_empty() {
-            break;
+    let (read, found) = match announcing_posts(config, m, userid, missing, &deadline).await {
+        Ok(posts) => posts,
+        Err(fix) => {
+            r.add(
+                Mark::Fail,
+                "timeline",
+                format!("cannot read the posts of {userid}: {fix}"),
+            );
+            return Vec::new();
         }
-        read += listed.statuses.len();
-        for s in listed.statuses {
-            let paths = roots::announced(&s, config, Some(userid));
-            if !paths.is_empty() {
-                found.push((s, paths));
-            }
-        }
-        match page.next_max_id {
-            Some(next) => max_id = Some(next),
-            None => break,
-        }
-    }
+    };
     let links_to = config
         .blog_url
         .as_ref()
@@ -510,6 +472,51 @@ async fn timeline(
         .take(SHOWN_ANNOUNCEMENTS)
         .filter_map(|(s, paths)| Some((paths.into_iter().next()?, s.id)))
         .collect()
+}
+
+/// How many of the author's posts were read, and those that announce an
+/// article with their article paths, newest first; or what to fix.
+async fn announcing_posts(
+    config: &Config,
+    m: &Mastodon,
+    userid: &str,
+    missing: &mut Vec<(&'static str, &'static str)>,
+    deadline: &impl Fn() -> Deadline,
+) -> Result<(usize, Vec<(model::Status, Vec<String>)>), String> {
+    let (mut read, mut found) = (0usize, Vec::new());
+    let mut max_id: Option<String> = None;
+    for _ in 0..config.scan_pages.max(1) {
+        let page = m
+            .account_statuses(userid, max_id.as_deref(), deadline())
+            .await
+            .map_err(|e| match e {
+                UpstreamError::Refused(403) => {
+                    missing.push(("read:statuses", "/api/v1/accounts/:id/statuses"));
+                    "the token lacks read:statuses (see scopes)".to_string()
+                }
+                UpstreamError::NotFound => format!("no account {userid} on this instance: check \"userid\""),
+                UpstreamError::TokenRequired => "this server requires a token (see above)".to_string(),
+                e => e.to_string(),
+            })?;
+        let listed = decode_list(page.value, deadline(), "the author's timeline", model::decode_statuses)
+            .await
+            .map_err(|e| e.to_string())?;
+        if listed.statuses.is_empty() {
+            break;
+        }
+        read += listed.statuses.len();
+        for s in listed.statuses {
+            let paths = roots::announced(&s, config, Some(userid));
+            if !paths.is_empty() {
+                found.push((s, paths));
+            }
+        }
+        match page.next_max_id {
+            Some(next) => max_id = Some(next),
+            None => break,
+        }
+    }
+    Ok((read, found))
 }
 
 /// Whether full-text search finds one of the newest announcements, searched

@@ -578,17 +578,7 @@ fn answer(
         Endpoint::SearchV2 if old => not_found(),
         Endpoint::SearchV1 if old => search(q),
         Endpoint::Status(id) => file(s, &format!("statuses/{id}.json")),
-        Endpoint::Context(id) => {
-            let dir = if authed { "context" } else { "context-anonymous" };
-            match s.scenario.file(&format!("{dir}/{id}.json")) {
-                Some(body) => json(200, body.to_string()),
-                // An existing status nobody replied to.
-                None if s.scenario.file(&format!("statuses/{id}.json")).is_some() => {
-                    json(200, r#"{"ancestors":[],"descendants":[]}"#)
-                }
-                None => not_found(),
-            }
-        }
+        Endpoint::Context(id) => context(s, id, authed),
         Endpoint::AccountStatuses(id) => account_statuses(s, id, q),
         Endpoint::SearchV2 if !authed => json(401, r#"{"error":"The access token is invalid"}"#),
         Endpoint::SearchV2 => search(q),
@@ -616,6 +606,27 @@ fn answer(
         // GoToSocial's; 404 (as on Mastodon) when the scenario has none.
         Endpoint::InteractionRequests if !authed => json(401, r#"{"error":"Unauthorized: token not supplied"}"#),
         Endpoint::InteractionRequests => file(s, "interaction-requests.json"),
+        Endpoint::Instance | Endpoint::NodeinfoIndex | Endpoint::Nodeinfo(_) => about(s, endpoint),
+    }
+}
+
+/// `statuses/:id/context`, as the token's account or anonymously sees it.
+fn context(s: &Shared, id: &str, authed: bool) -> hyper::Response<Body> {
+    let dir = if authed { "context" } else { "context-anonymous" };
+    match s.scenario.file(&format!("{dir}/{id}.json")) {
+        Some(body) => json(200, body.to_string()),
+        // An existing status nobody replied to.
+        None if s.scenario.file(&format!("statuses/{id}.json")).is_some() => {
+            json(200, r#"{"ancestors":[],"descendants":[]}"#)
+        }
+        None => not_found(),
+    }
+}
+
+/// What the instance says it is: `/api/v1/instance` and nodeinfo, from the
+/// scenario or as a Mastodon 4.5.
+fn about(s: &Shared, endpoint: Endpoint<'_>) -> hyper::Response<Body> {
+    match endpoint {
         Endpoint::Instance => match s.scenario.file("instance.json") {
             Some(body) => json(200, body.to_string()),
             None => json(
@@ -640,7 +651,7 @@ fn answer(
                 .to_string(),
             ),
         },
-        Endpoint::Nodeinfo(_) => not_found(),
+        _ => not_found(),
     }
 }
 

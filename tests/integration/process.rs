@@ -510,7 +510,13 @@ fn memory_stays_bounded_while_proxying_large_images() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let host = rt.block_on(ImageHost::start("127.0.0.1", None));
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), &host.url(""), r#", "proxy_media": true"#);
+    // A deadline long enough for 4 x 8 MiB on a loaded machine: this test
+    // is about memory; the deadline has tests of its own (media.rs).
+    let cfg = write_config(
+        dir.path(),
+        &host.url(""),
+        r#", "proxy_media": true, "timeout_seconds": 30"#,
+    );
     let p = Proc::start(&cfg, &dir.path().join("state.json"), &dir.path().join("mc.sock"));
     // The daemon makes its key at start; the test makes paths with it.
     let idle_kib = p.status_field("VmRSS:");
