@@ -1,21 +1,24 @@
 //! `mastodon-comments demo`: the daemon against a stand-in Mastodon that
 //! serves a built-in sample thread (or a fixture folder), over plain HTTP,
 //! with a sample article page that shows the comments. The sample's
-//! avatars, emoji and media are served by the stand-in too, so the page
-//! shows every picture.
+//! avatars, emoji and media are served by the stand-in too, and reach the
+//! page through the daemon's image proxy (`proxy_media`) at the demo's own
+//! address, so the page shows every picture and the browser loads nothing
+//! from anywhere else.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
-use url::Url;
+use url::{Origin, Url};
 
 use crate::app::App;
 use crate::config::{Config, Token};
 use crate::http::Extra;
 use crate::request::{Request, Response};
-use crate::server::{self, Protocol};
+use crate::server::{self, Listener, Protocol};
 use crate::standin::{Scenario, StandIn};
 use crate::state::State;
 use crate::{listen, signals};
@@ -30,18 +33,25 @@ pub use embedded::{DEMO_HTML, WEB_CSS, WEB_JS};
 /// `mastodon-comments demo`: serves the demo on `listen` until SIGTERM or
 /// SIGINT, the sample thread or the fixture folder `fixtures`.
 pub async fn run(listen: &str, fixtures: Option<&Path>) -> anyhow::Result<()> {
-    let demo = match fixtures {
-        // A fixture folder as it is: its pictures name hosts that do not
-        // exist, which the browser tests answer themselves.
-        Some(dir) => start(Scenario::from_dir(dir)?).await?,
-        None => start_sample().await?,
-    };
     let listener = listen::bind(listen)?;
+    let origin = page_origin(&listener);
+    let demo = match (fixtures, &origin) {
+        // A fixture folder as it is, without the image proxy: its pictures
+        // name hosts that do not exist, which the browser tests answer
+        // themselves.
+        (Some(dir), _) => start(Scenario::from_dir(dir)?).await?,
+        (None, Some(origin)) => start_sample_proxied(origin).await?,
+        // A unix socket has no address a page can name its pictures by.
+        (None, None) => start_sample().await?,
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(signals::stop_on_signal(shutdown.clone()));
-    let addr = listener.describe();
-    println!("demo: open http://{addr}/");
-    println!("demo: or try: curl http://{addr}{}comments.json", demo.article);
+    let base = origin.map_or_else(
+        || format!("http://{}", listener.describe()),
+        |o| o.ascii_serialization(),
+    );
+    println!("demo: open {base}/");
+    println!("demo: or try: curl {base}{}comments.json", demo.article);
     server::serve(
         listener,
         Protocol::Http,
@@ -73,7 +83,7 @@ pub struct Demo {
 pub async fn start(scenario: Scenario) -> anyhow::Result<Demo> {
     let expect = scenario.expect();
     let standin = StandIn::start_local(scenario).await?;
-    with_standin(standin, &expect)
+    with_standin(standin, &expect, false)
 }
 
 /// [`start`] for the built-in sample thread, whose avatars (and any custom
@@ -83,18 +93,52 @@ pub async fn start_sample() -> anyhow::Result<Demo> {
     let scenario = sample_scenario();
     let expect = scenario.expect();
     let standin = StandIn::start_local_with_images(scenario).await?;
-    with_standin(standin, &expect)
+    with_standin(standin, &expect, false)
 }
 
-fn with_standin(standin: StandIn, expect: &serde_json::Value) -> anyhow::Result<Demo> {
-    let article_url = expect["article"]["url"]
+/// [`start_sample`] for a page served at `origin`: the sample's blog is
+/// moved there, and the answer names every picture on that origin, under
+/// the image proxy's path (`proxy_media`), which the daemon fetches from
+/// the stand-in, the configured instance. The image key is made for this
+/// process: the demo keeps no state.
+pub async fn start_sample_proxied(origin: &Origin) -> anyhow::Result<Demo> {
+    let sample = sample_scenario();
+    let blog = article_url(&sample.expect())?.origin().ascii_serialization();
+    let scenario = sample.with_blog_at(&blog, &origin.ascii_serialization());
+    let expect = scenario.expect();
+    let standin = StandIn::start_local_with_images(scenario).await?;
+    with_standin(standin, &expect, true)
+}
+
+/// The origin the demo's page is opened at: its TCP address, with a
+/// loopback address for an unspecified one (`0.0.0.0`, `::`), which no
+/// page can be opened at; `None` for a unix socket.
+fn page_origin(listener: &Listener) -> Option<Origin> {
+    let Listener::Tcp(l) = listener else { return None };
+    let mut addr = l.local_addr().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Some(Url::parse(&format!("http://{addr}")).ok()?.origin())
+}
+
+fn article_url(expect: &serde_json::Value) -> anyhow::Result<Url> {
+    expect["article"]["url"]
         .as_str()
         .and_then(|u| Url::parse(u).ok())
-        .ok_or_else(|| anyhow::anyhow!("the scenario's expect.json has no article.url"))?;
+        .ok_or_else(|| anyhow::anyhow!("the scenario's expect.json has no article.url"))
+}
+
+fn with_standin(standin: StandIn, expect: &serde_json::Value, proxy_media: bool) -> anyhow::Result<Demo> {
+    let article_url = article_url(expect)?;
     let mut config = Config::for_instance(Url::parse(&standin.url())?);
     config.token = Some(Token::new("demo-token"));
     config.userid = expect["author_account_id"].as_str().map(str::to_string);
     config.blog_url = Url::parse(&article_url.origin().ascii_serialization()).ok();
+    config.proxy_media = proxy_media;
     let state = Arc::new(State::in_memory(config.max_state_entries, config.miss_retry));
     let app = Arc::new(App::new(config, state)?);
     let article = article_url.path().to_string();

@@ -95,6 +95,28 @@ impl Scenario {
         self.files.get(name).map(|s| &**s)
     }
 
+    /// The scenario with the blog moved from origin `from` to origin `to`
+    /// (both `scheme://host[:port]`): every link to it in every file, and
+    /// the search files named after it, so the thread announces articles
+    /// on `to` and is found there (the demo serves its page at its own
+    /// address).
+    pub fn with_blog_at(&self, from: &str, to: &str) -> Scenario {
+        let encoded = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let (from_key, to_key) = (encoded(from), encoded(to));
+        let files = self
+            .files
+            .iter()
+            .map(|(name, text)| {
+                let name = match name.strip_prefix("search/") {
+                    Some(q) => format!("search/{}", q.replace(&from_key, &to_key)),
+                    None => name.clone(),
+                };
+                (name, Arc::from(text.replace(from, to)))
+            })
+            .collect();
+        Scenario { files }
+    }
+
     /// The scenario's `expect.json`.
     pub fn expect(&self) -> Value {
         self.file("expect.json")
@@ -808,5 +830,32 @@ fn control(s: &Shared, what: &str, q: &HashMap<String, String>) -> hyper::Respon
             json(200, Value::Object(v).to_string())
         }
         _ => not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_the_blog_moves_its_links_and_the_search_for_it() {
+        let s = Scenario::from_files(&[
+            ("expect.json", r#"{"article":{"url":"https://blog.example.org/a/"}}"#),
+            (
+                "statuses/1.json",
+                r#"{"content":"<a href=\"https://blog.example.org/a/\">blog.example.org/a/</a>"}"#,
+            ),
+            ("search/https%3A%2F%2Fblog.example.org%2Fa%2F.json", "{}"),
+            ("search/%2Fa%2F.json", "{}"),
+        ])
+        .with_blog_at("https://blog.example.org", "http://127.0.0.1:8080");
+        assert_eq!(s.expect()["article"]["url"], "http://127.0.0.1:8080/a/");
+        assert_eq!(
+            s.file("statuses/1.json"),
+            Some(r#"{"content":"<a href=\"http://127.0.0.1:8080/a/\">blog.example.org/a/</a>"}"#)
+        );
+        assert!(s.file("search/http%3A%2F%2F127.0.0.1%3A8080%2Fa%2F.json").is_some());
+        assert!(s.file("search/https%3A%2F%2Fblog.example.org%2Fa%2F.json").is_none());
+        assert!(s.file("search/%2Fa%2F.json").is_some());
     }
 }

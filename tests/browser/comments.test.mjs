@@ -11,8 +11,7 @@
 //
 // Every request to a host other than the daemon's loopback address is answered
 // by the test with a generated placeholder image and logged; nothing leaves
-// the machine. Pages opened with `loopback: true` (the demo command's own
-// sample, whose stand-in serves its pictures) reach other loopback ports too.
+// the machine.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -144,12 +143,11 @@ async function inDemoPage(scenario, pageOptions, fn) {
 
 // Opens a page with traps: dialogs, alert/confirm/prompt/print/open calls,
 // page errors, navigations of the main frame, every request, failed requests
-// and answers of 400 and above. With `loopback`, requests to other ports of
-// 127.0.0.1 go through (logged in log.loopback), not to a placeholder.
-async function openPage({ base, colorScheme = 'light', width = 1000, height = 900, loopback = false } = {}) {
+// and answers of 400 and above.
+async function openPage({ base, colorScheme = 'light', width = 1000, height = 900 } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, colorScheme, locale: 'en-GB', timezoneId: 'UTC', serviceWorkers: 'block' });
   const page = await context.newPage();
-  const log = { dialogs: [], errors: [], navigations: [], requests: [], external: [], loopback: [], failed: [] };
+  const log = { dialogs: [], errors: [], navigations: [], requests: [], external: [], failed: [] };
   const origin = base ? new URL(base).origin : null;
   await context.route('**/*', (route) => {
     const url = route.request().url();
@@ -163,10 +161,6 @@ async function openPage({ base, colorScheme = 'light', width = 1000, height = 90
       if (u.pathname.length > 1 && u.pathname.endsWith('/') && route.request().resourceType() === 'document') {
         return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: webFile('demo.html') });
       }
-      return route.continue();
-    }
-    if (loopback && u.protocol === 'http:' && u.hostname === '127.0.0.1') {
-      log.loopback.push(url);
       return route.continue();
     }
     log.external.push(url);
@@ -1271,13 +1265,19 @@ test('withheld and stale answers are reported', async () => {
 });
 
 // The demo exactly as a newcomer starts it: no fixtures, the built-in sample
-// thread, whose stand-in serves the avatars (and any emoji and media) itself.
-test('the demo command: every image of its page loads, from its own stand-in, one avatar per account', async () => {
+// thread, whose stand-in serves the avatars (and any emoji and media) and the
+// daemon's image proxy (proxy_media) brings them to the page's own origin.
+// Every request the page makes is recorded (page, script, style sheet,
+// fonts, images): all go to the demo's origin, none to the stand-in or
+// anywhere else, and every image loads. Nothing else is reachable: any
+// other host, the stand-in's too, gets a placeholder and is logged.
+test('the demo command: its page requests nothing but its own origin, every image loads through the image proxy, one avatar per account', async () => {
   const demo = await startDemo(null);
-  const { context, page, log } = await openPage({ base: demo.base, loopback: true });
+  const origin = new URL(demo.base).origin;
+  const { context, page, log } = await openPage({ base: demo.base });
   const pictures = [];
   page.on('response', async (r) => {
-    if (r.request().resourceType() === 'image') pictures.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] });
+    if (r.request().resourceType() === 'image') pictures.push({ url: r.url(), status: r.status(), headers: r.headers() });
   });
   try {
     await page.goto(demo.base + '/');
@@ -1296,8 +1296,8 @@ test('the demo command: every image of its page loads, from its own stand-in, on
       await page.waitForFunction((e) => e.complete && e.naturalWidth > 0 && e.naturalHeight > 0, await img.elementHandle(), { timeout: 10000 })
         .catch(() => assert.fail(`image ${src} did not load`));
       // A picture whose data is cut or corrupt still has a size and is
-      // "complete": its pixels must be there. The stand-in allows any
-      // origin to read them (as Mastodon's file hosts do), so a canvas can.
+      // "complete": its pixels must be there. It is on the page's own
+      // origin, so a canvas may read them.
       const pixels = await page.evaluate(async (url) => {
         const im = new Image();
         im.crossOrigin = 'anonymous';
@@ -1318,17 +1318,22 @@ test('the demo command: every image of its page loads, from its own stand-in, on
       }, src);
       assert.ok(pixels.opaque > pixels.total / 2 && pixels.colours >= 2, `image ${src} has no picture: ${JSON.stringify(pixels)}`);
       const u = new URL(src);
-      assert.equal(u.hostname, '127.0.0.1', `${src} is not on loopback`);
-      assert.notEqual(u.origin, new URL(demo.base).origin, `${src}: the stand-in serves the pictures, not the blog`);
-      assert.ok(u.pathname.startsWith('/system/'), src);
+      assert.equal(u.origin, origin, `${src}: the page's pictures come from its own origin`);
+      assert.ok(u.pathname.startsWith('/comments-media/'), `${src}: through the image proxy`);
     }
     await page.waitForLoadState('networkidle').catch(() => {});
     assert.deepEqual(log.failed, [], 'failed requests');
-    assert.deepEqual(log.external, [], 'requests to hosts other than loopback');
+    // The privacy promise of proxy_media: the reader's browser talks to the
+    // blog and to no one else.
+    assert.ok(log.requests.length > n, `${log.requests.length} requests recorded`);
+    assert.deepEqual(log.requests.filter((r) => new URL(r).origin !== origin), [], `requests to other origins than ${origin}`);
+    assert.deepEqual(log.external, [], 'requests to other hosts');
     assert.ok(pictures.length >= n, `${pictures.length} image responses for ${n} images`);
     for (const p of pictures) {
       assert.equal(p.status, 200, p.url);
-      assert.equal(p.type, 'image/png', p.url);
+      assert.equal(p.headers['content-type'], 'image/png', p.url);
+      assert.equal(p.headers['x-content-type-options'], 'nosniff', p.url);
+      assert.equal(p.headers['content-security-policy'], "default-src 'none'; sandbox", p.url);
     }
     // Each account its own avatar.
     const avatars = await page.$$eval('img.mc-avatar', (els) => els.map((e) => [e.closest('.mc-header').querySelector('.mc-acct').textContent.trim(), e.getAttribute('src')]));

@@ -1,6 +1,7 @@
 //! The demo's pictures: the built-in sample thread's avatars (and any
 //! custom emoji and media) are served by its stand-in, so the demo page
-//! loads every image it shows; a fixture folder keeps its URLs.
+//! loads every image it shows, and the demo command names them on its own
+//! address, through the image proxy; a fixture folder keeps its URLs.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -194,4 +195,47 @@ async fn a_fixture_folder_keeps_its_picture_urls_in_the_demo() {
             .iter()
             .all(|u| u.starts_with("https://files.mastodon.example/"))
     );
+}
+
+#[tokio::test]
+async fn the_sample_demo_at_its_own_address_names_every_picture_there_through_the_image_proxy() {
+    let origin = url::Url::parse("http://127.0.0.1:8080").expect("origin").origin();
+    let d = demo::start_sample_proxied(&origin).await.expect("demo");
+    settle(&d.app).await;
+    // The sample's blog is the demo's own address: the thread is found there.
+    assert_eq!(d.app.config().blog_url.as_ref().map(|u| u.origin()), Some(origin));
+    let answer = body_json(&get(&d.app, &format!("{}comments.json", d.article)).await);
+    assert_eq!(answer["comments"].as_object().expect("comments").len(), 5);
+    let urls = picture_urls(&answer);
+    assert_eq!(urls.len(), 5, "one avatar a comment: {urls:?}");
+    let before = d.standin.picture_requests();
+    let mut bodies = HashSet::new();
+    for u in &urls {
+        let path = u
+            .strip_prefix("http://127.0.0.1:8080")
+            .unwrap_or_else(|| panic!("{u} is not on the demo's own origin"));
+        assert!(path.starts_with("/comments-media/"), "{u}");
+        let resp = get(&d.app, path).await;
+        assert_eq!(resp.status, 200, "{u}");
+        let h = |name: &str| {
+            resp.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(h("Content-Type"), Some("image/png"), "{u}");
+        assert_eq!(h("X-Content-Type-Options"), Some("nosniff"), "{u}");
+        assert_eq!(h("Content-Security-Policy"), Some("default-src 'none'; sandbox"), "{u}");
+        assert!(resp.body.starts_with(b"\x89PNG\r\n\x1a\n"), "{u}: not a PNG");
+        bodies.insert(resp.body.clone());
+    }
+    // Fetched from the stand-in by the daemon, one picture per account.
+    assert_eq!(d.standin.picture_requests() - before, 5);
+    let accounts: HashSet<&str> = answer["comments"]
+        .as_object()
+        .into_iter()
+        .flat_map(|c| c.values())
+        .filter_map(|c| c["author"]["acct"].as_str())
+        .collect();
+    assert_eq!(bodies.len(), accounts.len(), "distinct pictures for {accounts:?}");
 }
