@@ -24,7 +24,10 @@
 #     through the socket (python3 client, as nginx sends them): the article
 #     (200, 5 comments), the same again (cache), ?search= (200), 400, 404,
 #     405, 503 while the stand-in fails; state.json written; READY=1,
-#     WATCHDOG=1, STOPPING=1; SIGTERM, exit status 0.
+#     WATCHDOG=1, STOPPING=1; SIGTERM, exit status 0. The config has
+#     proxy_media on: the image key is made in the state directory (a
+#     temporary file renamed to media.key), the answer's avatars are on the
+#     blog's origin, a forged image token is 404.
 #     Run 2, DynamicUser='s layout: /var/lib/mastodon-comments a symlink to
 #     private/mastodon-comments on an empty /var/lib/private; the state of
 #     run 1 read, a leftover temporary file removed, a miss written. The
@@ -34,7 +37,13 @@
 #     and AAAA records, so two addresses are sorted and ::1 is tried first),
 #     rustls verifies a TLS front's certificate against the system CA bundle
 #     (a test CA appended to a copy bind-mounted on
-#     /etc/ssl/certs/ca-certificates.crt).
+#     /etc/ssl/certs/ca-certificates.crt). The image key of run 1 is read
+#     and kept; run 1's avatar is fetched through the image proxy from its
+#     host, files.mastodon.example, as any image host in production: the
+#     DNS server answers an address outside the ranges the proxy refuses,
+#     added to lo of the private network namespace, where a second TLS
+#     front listens on port 443 (without a network namespace of its own,
+#     no image is fetched).
 #  4. apparmor_parser -p expands the profile (includes, variables); its file
 #     rules become regular expressions (AppArmor globbing: **, *, ?, {a,b},
 #     [...], @{...} in every combination; a lone * or ** path component
@@ -206,7 +215,7 @@ STANDIN_PORT=$(free_port)
 mkdir -m 0755 "$TMP/etc"
 cat >"$TMP/etc/config.json" <<EOF
 {"url": "http://127.0.0.1:$STANDIN_PORT", "userid": "109308551561216011",
- "blog_url": "https://blog.example.org", "path_pattern": "^/20[0-9]{2}/"}
+ "blog_url": "https://blog.example.org", "path_pattern": "^/20[0-9]{2}/", "proxy_media": true}
 EOF
 chmod 0644 "$TMP/etc/config.json"
 printf 'e2e-token' >"$TMP/etc/token"          # read by systemd only
@@ -299,6 +308,25 @@ expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$
 # --- 3. requests: run 1, state directory bind-mounted on /var/lib/mastodon-comments -------------
 start_daemon run1
 expect "run1: GET $ARTICLE/comments.json: 200, 5 comments" "200 5" "$(fcgi GET "$ARTICLE/comments.json")"
+# proxy_media: the image key made at start in the state directory (written
+# to a temporary file, renamed), and the answer's avatars on the blog's
+# origin, under the image proxy's path.
+timeout 15 python3 "$ROOT/tests/e2e/fcgi.py" --timeout 10 --print status --body-out "$TMP/answer1.json" \
+    /run/mastodon-comments.sock GET "$ARTICLE/comments.json" >/dev/null 2>&1 || true
+AVATAR=$(python3 -c '
+import json, sys, urllib.parse
+a = json.load(open(sys.argv[1]))
+u = urllib.parse.urlsplit(next(iter(a["comments"].values()))["author"]["avatar"])
+print(u.path if u.netloc == "blog.example.org" and u.path.startswith("/comments-media/") else "")' "$TMP/answer1.json" 2>/dev/null || true)
+if [ -n "$AVATAR" ]; then ok "run1: proxy_media: the answer's avatars are on the blog's origin, under /comments-media/"; else bad "run1: proxy_media: no proxied avatar in the answer"; fi
+if [ "$(stat -c '%s %a %u' "$TMP/state/media.key" 2>/dev/null)" = "32 600 $DAEMON_UID" ] \
+    && [ -z "$(find "$TMP/state" -name '.media.key.tmp-*')" ]; then
+    ok "run1: proxy_media: the image key made in \$STATE_DIRECTORY/media.key (32 bytes, 0600, the daemon's; no temporary file left)"
+else
+    bad "run1: proxy_media: no image key in \$STATE_DIRECTORY/media.key ($(ls -lA "$TMP/state"))"
+fi
+KEY_SUM=$(sha256sum <"$TMP/state/media.key" 2>/dev/null || true)
+expect "run1: proxy_media: a forged image token: 404" "404" "$(fcgi GET /comments-media/i.AAAA.aHR0cHM6Ly94LmV4YW1wbGUvYS5wbmc | cut -d' ' -f1)"
 if wait_until 10 "grep -q READY=1 '$TMP/notify.out'"; then ok "run1: READY=1 on /run/systemd/notify"; else bad "run1: no READY=1 on /run/systemd/notify"; fi
 expect "run1: the same again (the daemon's cache): 200, 5 comments" "200 5" "$(fcgi GET "$ARTICLE/comments.json")"
 expect "run1: ?search= query: 200, 5 comments" "200 5" "$(fcgi GET "/any/comments.json?search=$ARTICLE/")"
@@ -341,7 +369,24 @@ ln -s private/mastodon-comments /var/lib/mastodon-comments
 # stand-in Mastodon.
 DNS_ADDR=127.0.0.77
 printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$DNS_ADDR" >"$TMP/resolv.conf"
-timeout 40 python3 -B "$ROOT/tests/e2e/dns_stub.py" "$DNS_ADDR" "$TMP/dns.out" 35 >"$TMP/dns.log" 2>&1 &
+# The image proxy fetches the avatar of run 1 from its host,
+# files.mastodon.example: over HTTPS, resolved by the stand-in DNS server to
+# IMAGE_ADDR, an address outside every range the proxy refuses (so it
+# connects), added to lo of the private network namespace only; another TLS
+# front listens there on port 443.
+IMAGE_HOST=files.mastodon.example
+IMAGE_ADDR=
+if [ -n "${MC_AA_TRACE_NETNS:-}" ] && python3 -c '
+import fcntl, socket, struct
+s = socket.socket()
+addr = struct.pack("HH4s8s", socket.AF_INET, 0, socket.inet_aton("198.20.0.77"), b"")
+fcntl.ioctl(s, 0x8916, struct.pack("16s", b"lo:1") + addr)                                   # SIOCSIFADDR
+' 2>"$TMP/ifaddr.log"; then
+    IMAGE_ADDR=198.20.0.77
+else
+    echo "# note: no address of its own for the image host ($(tail -n 1 "$TMP/ifaddr.log" 2>/dev/null)): run 2 fetches no image"
+fi
+timeout 40 python3 -B "$ROOT/tests/e2e/dns_stub.py" "$DNS_ADDR" "$TMP/dns.out" 35 ${IMAGE_ADDR:+"$IMAGE_HOST=$IMAGE_ADDR"} >"$TMP/dns.log" 2>&1 &
 PIDS+=($!)
 TLS=
 if wait_until 5 "grep -q '^ready' '$TMP/dns.out' 2>/dev/null" && mount --bind "$TMP/resolv.conf" /etc/resolv.conf; then
@@ -352,7 +397,7 @@ if wait_until 5 "grep -q '^ready' '$TMP/dns.out' 2>/dev/null" && mount --bind "$
             -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
             -keyout ca.key -out ca.pem
         openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=mastodon.test" -keyout server.key -out server.csr
-        printf 'subjectAltName=DNS:mastodon.test\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n' >server.ext
+        printf 'subjectAltName=DNS:mastodon.test,DNS:files.mastodon.example\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n' >server.ext
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
     ) >"$TMP/openssl.log" 2>&1 || { bad "run2: openssl could not make the test certificates: $(tail -n 3 "$TMP/openssl.log")"; exit 1; }
     BUNDLE=$(readlink -f /etc/ssl/certs/ca-certificates.crt)
@@ -365,6 +410,12 @@ if wait_until 5 "grep -q '^ready' '$TMP/dns.out' 2>/dev/null" && mount --bind "$
     PIDS+=($!)
     wait_until 5 "grep -q '^ready' '$TMP/tls.out' 2>/dev/null" || { bad "run2: the TLS front did not start: $(tail -n 3 "$TMP/tls.log")"; exit 1; }
     sed -i "s#\"http://127.0.0.1:$STANDIN_PORT\"#\"https://mastodon.test:$TLS_PORT\"#" "$TMP/etc/config.json"
+    if [ -n "$IMAGE_ADDR" ]; then
+        timeout 40 python3 -B "$ROOT/tests/e2e/tls_proxy.py" "$IMAGE_ADDR:443" "$STANDIN_PORT" "$TMP/pki/server.pem" "$TMP/pki/server.key" "$TMP/tls-image.out" 35 \
+            >"$TMP/tls-image.log" 2>&1 &
+        PIDS+=($!)
+        wait_until 5 "grep -q '^ready' '$TMP/tls-image.out' 2>/dev/null" || { bad "run2: the image host's TLS front did not start: $(tail -n 3 "$TMP/tls-image.log")"; exit 1; }
+    fi
     TLS=yes
 else
     echo "# note: no stand-in DNS server on $DNS_ADDR:53 ($(tail -n 1 "$TMP/dns.log" 2>/dev/null)): run 2 uses http://127.0.0.1 too"
@@ -386,6 +437,17 @@ else
     bad "run2: the state of run 1 was not read at start: $(grep -m1 'entries in' "$TMP/daemon-run2.log")"
 fi
 if wait_until 5 "[ \$(grep -c READY=1 '$TMP/notify.out') -ge 2 ]"; then ok "run2: READY=1"; else bad "run2: no READY=1"; fi
+expect "run2: proxy_media: the image key of run 1 kept" "$KEY_SUM" "$(sha256sum <"$TMP/state/media.key" 2>/dev/null || true)"
+if [ -n "$TLS" ] && [ -n "$IMAGE_ADDR" ] && [ -n "$AVATAR" ]; then
+    # The token of run 1 still verifies; the stand-in has no such picture
+    # and answers 404, which the proxy passes on as 404.
+    expect "run2: proxy_media: run 1's avatar through the image proxy: fetched from its host, 404 there" "404" "$(fcgi GET "$AVATAR" | cut -d' ' -f1)"
+    if grep -q "^query $IMAGE_HOST A$" "$TMP/dns.out" && grep -q "^handshake $IMAGE_HOST" "$TMP/tls-image.out"; then
+        ok "run2: proxy_media: $IMAGE_HOST resolved by the stand-in DNS server, HTTPS to $IMAGE_ADDR:443, certificate verified"
+    else
+        bad "run2: proxy_media: no DNS query or TLS handshake for $IMAGE_HOST: $(tr '\n' ' ' <"$TMP/dns.out") / $(tr '\n' ' ' <"$TMP/tls-image.out" 2>/dev/null)"
+    fi
+fi
 if [ -n "$TLS" ]; then
     if grep -q '^query mastodon.test A$' "$TMP/dns.out" && grep -q '^query mastodon.test AAAA$' "$TMP/dns.out"; then
         ok "run2: mastodon.test resolved over UDP by the stand-in DNS server (A and AAAA queries)"

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A TLS front for the stand-in Mastodon, for tests/e2e/apparmor-trace.sh.
 
-    tls_proxy.py PORT TARGET CERT KEY OUT_FILE SECONDS
+    tls_proxy.py [ADDRESS:]PORT TARGET CERT KEY OUT_FILE SECONDS
 
-Listens on 127.0.0.1:PORT with the certificate CERT (key KEY) and forwards
+Listens on ADDRESS:PORT (default 127.0.0.1) with the certificate CERT (key KEY) and forwards
 each connection to 127.0.0.1:TARGET (the plain-HTTP stand-in), so the
 daemon speaks HTTPS and verifies a certificate against the system CA bundle
 as in production, and the trace holds those accesses too. Writes "ready",
@@ -11,7 +11,8 @@ then "handshake SNI VERSION" (or "error ...") per connection to OUT_FILE.
 Stops accepting after SECONDS.
 """
 import socket, ssl, sys, threading, time
-port, target, cert, key, out, limit = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
+bind, target, cert, key, out, limit = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
+host, _, port = bind.rpartition(":")
 log = open(out, "a", buffering=1)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
@@ -21,7 +22,7 @@ def on_sni(sock, name, _ctx):
 ctx.sni_callback = on_sni
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", port))
+ls.bind((host or "127.0.0.1", int(port)))
 ls.listen(16)
 ls.settimeout(0.2)
 log.write("ready\n")
