@@ -30,6 +30,12 @@
 #       has no cache, so every request reaches the daemon, which answers
 #       from its own); nginx's worker CPU per request on the daemon path (a)
 #       next to it. Skipped, and said so, when caddy is not installed.
+#   (h) a proxied image (proxy_media): one avatar of the answer, a PNG the
+#       stand-in serves (stand-in --pictures), through the example's image
+#       location: answered from nginx's image cache (the daemon not asked),
+#       and with that cache off, by the daemon, which fetches it from the
+#       stand-in each time: requests/s, p99, the daemon's and nginx's CPU
+#       time per request, and the daemon's peak resident size.
 #
 # Every daemon runs as a user's does: with the author's token (the
 # stand-in takes any), so the author's blocks and mutes are loaded and
@@ -187,6 +193,18 @@ grep -q 'fastcgi_cache off;' "$tmp/location.conf" || die "could not switch the c
 sed -e 's#fastcgi_pass mastodon_comments;#fastcgi_pass bare_fastcgi;#' \
     -e "s#$tmp/access.log#$tmp/access-bare.log#" "$tmp/location.conf" >"$tmp/location-bare.conf"
 grep -q 'fastcgi_pass bare_fastcgi;' "$tmp/location-bare.conf" || die "could not point location.conf at the bare responder"
+media_sock="$tmp/media/mastodon-comments.sock"
+media_cached_port="$(free_port)"
+media_direct_port="$(free_port)"
+sed -n '/^upstream mastodon_comments {/,/^}/p' "$repo/examples/nginx/http.conf" |
+    sed -e 's/^upstream mastodon_comments {/upstream media_daemon {/' \
+        -e "s#unix:/run/mastodon-comments.sock#unix:$media_sock#" >"$tmp/upstream-media.conf"
+grep -q "unix:$media_sock" "$tmp/upstream-media.conf" || die "could not copy the upstream block of http.conf"
+sed -e 's#fastcgi_pass mastodon_comments;#fastcgi_pass media_daemon;#' \
+    -e "s#/var/log/nginx/mastodon-comments.access.log#$tmp/access-media.log#" \
+    "$repo/examples/nginx/location.conf" >"$tmp/location-media.conf"
+grep -q 'fastcgi_cache mastodon_comments_media;' "$tmp/location-media.conf" || die "location.conf has no image location with its cache"
+sed -e 's#fastcgi_cache mastodon_comments_media;#fastcgi_cache off;#' "$tmp/location-media.conf" >"$tmp/location-media-nocache.conf"
 cat >"$tmp/nginx.conf" <<NGINX
 user root;
 worker_processes 1;
@@ -205,6 +223,7 @@ http {
     keepalive_requests 1000000;
     include $tmp/http.conf;
     include $tmp/upstream-bare.conf;
+    include $tmp/upstream-media.conf;
     # The blog, with the example's location for the daemon.
     server {
         listen 127.0.0.1:$nginx_port;
@@ -216,6 +235,18 @@ http {
         listen 127.0.0.1:$bare_port;
         server_name blog.example.org;
         include $tmp/location-bare.conf;
+    }
+    # Images (h): the example's locations, passed to a daemon with
+    # proxy_media; as shipped (image cache on), and with the image cache off.
+    server {
+        listen 127.0.0.1:$media_cached_port;
+        server_name blog.example.org;
+        include $tmp/location-media.conf;
+    }
+    server {
+        listen 127.0.0.1:$media_direct_port;
+        server_name blog.example.org;
+        include $tmp/location-media-nocache.conf;
     }
     # The ceiling: the same bytes as a static file, logged the same way.
     server {
@@ -378,6 +409,51 @@ huge_status="$(curl -s -o "$tmp/answer-huge.json" -w '%{http_code} %{time_total}
     "http://127.0.0.1:$huge_http$article/comments.json")"
 huge_peak="$(kib "$huge_pid" VmHWM)"
 
+# (h) A proxied image: a daemon with proxy_media, its instance a stand-in
+# that serves the scenario's pictures.
+pic_port="$(free_port)"
+"$bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$pic_port" --pictures >"$tmp/standin-pictures.log" 2>&1 &
+pids+=($!)
+wait_for "stand-in (pictures)" curl -sf --max-time 2 "http://127.0.0.1:$pic_port/__stand-in/calls"
+mkdir -p "$tmp/media"
+printf '{"url": "http://127.0.0.1:%s", "userid": "%s", "token": "load-test-token", "blog_url": "https://blog.example.org", "proxy_media": true}\n' \
+    "$pic_port" "$userid" >"$tmp/config-media.json"
+"$bin" --listen "$media_sock" --protocol fastcgi "$tmp/config-media.json" "$tmp/media/state.json" >"$tmp/media.log" 2>&1 &
+media_pid=$!
+pids+=($media_pid)
+wait_for "the image daemon's socket" test -S "$media_sock"
+curl -sf --max-time 10 -o "$tmp/answer-media.json" "http://127.0.0.1:$media_direct_port$article/comments.json" ||
+    die "cannot fetch the answer of the daemon with proxy_media"
+image_path="$(python3 -c '
+import json, sys, urllib.parse
+a = json.load(open(sys.argv[1]))
+print(urllib.parse.urlsplit(next(iter(a["comments"].values()))["author"]["avatar"]).path)' "$tmp/answer-media.json")"
+case $image_path in /comments-media/*) ;; *) die "the answer's avatar is not proxied: $image_path" ;; esac
+image_direct="http://127.0.0.1:$media_direct_port$image_path"
+image_cached="http://127.0.0.1:$media_cached_port$image_path"
+curl -sf --max-time 10 -D "$tmp/headers-image.txt" -o "$tmp/image.png" "$image_direct" || die "cannot fetch the proxied image"
+grep -qi '^content-type: image/png' "$tmp/headers-image.txt" || die "the proxied image is not image/png: $(cat "$tmp/headers-image.txt")"
+image_bytes="$(wc -c <"$tmp/image.png")"
+curl -sf --max-time 10 -o /dev/null "$image_cached"
+curl -sf --max-time 10 -D "$tmp/headers-image-cached.txt" -o /dev/null "$image_cached"
+grep -qi '^x-cache-status: HIT' "$tmp/headers-image-cached.txt" || die "the image is not a cache hit the second time: $(cat "$tmp/headers-image-cached.txt")"
+nginx_worker="$(ps -o pid= --ppid "$(cat "$tmp/nginx.pid")" | head -n 1 | tr -d ' ')"
+nw_ticks() { if [ -n "$nginx_worker" ]; then cpu_ticks "$nginx_worker"; else echo 0; fi; }
+m0="$(cpu_ticks "$media_pid")"; n0="$(nw_ticks)"
+run_wrk "$image_direct" "$tmp/wrk-image-daemon.txt"
+m1="$(cpu_ticks "$media_pid")"; n1="$(nw_ticks)"
+run_wrk "$image_cached" "$tmp/wrk-image-cached.txt"
+m2="$(cpu_ticks "$media_pid")"; n2="$(nw_ticks)"
+media_peak="$(kib "$media_pid" VmHWM)"
+i_rps="$(wrk_rps "$tmp/wrk-image-daemon.txt")"; ic_rps="$(wrk_rps "$tmp/wrk-image-cached.txt")"
+i_p99="$(wrk_p99_ms "$tmp/wrk-image-daemon.txt")"; ic_p99="$(wrk_p99_ms "$tmp/wrk-image-cached.txt")"
+i_req="$(wrk_requests "$tmp/wrk-image-daemon.txt")"; ic_req="$(wrk_requests "$tmp/wrk-image-cached.txt")"
+i_err="$(wrk_errors "$tmp/wrk-image-daemon.txt")"; ic_err="$(wrk_errors "$tmp/wrk-image-cached.txt")"
+image_cpu_us="$(cpu_per_req $((m1 - m0)) "$i_req")"
+image_cached_daemon_cpu_us="$(cpu_per_req $((m2 - m1)) "$ic_req")"
+image_nginx_cpu_us="$(cpu_per_req $((n1 - n0)) "$i_req")"
+image_cached_nginx_cpu_us="$(cpu_per_req $((n2 - n1)) "$ic_req")"
+
 # ---------------------------------------------------------------------
 # met / MISSED on the unrounded value.
 ok() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
@@ -400,6 +476,8 @@ mastodon-comments load figures ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, wrk 
   nginx -> daemon (cache warm)      $(printf '%10s  %12s  %10s  %7s' "$d_rps" "$d_p99" "$d_req" "$d_err")
   nginx -> bare tokio-fastcgi       $(printf '%10s  %12s  %10s  %7s' "$b_rps" "$b_p99" "$b_req" "$b_err")
   nginx static file (ceiling)       $(printf '%10s  %12s  %10s  %7s' "$s_rps" "$s_p99" "$s_req" "$s_err")
+  image, nginx's image cache (hit)  $(printf '%10s  %12s  %10s  %7s' "$ic_rps" "$ic_p99" "$ic_req" "$ic_err")
+  image, nginx -> daemon (no cache) $(printf '%10s  %12s  %10s  %7s' "$i_rps" "$i_p99" "$i_req" "$i_err")
   Caddy -> daemon (no Caddy cache)  $(if command -v caddy >/dev/null; then printf '%10s  %12s  %10s  %7s' "$caddy_rps" "$caddy_p99" "$caddy_req" "$caddy_err"; else echo "skipped: caddy is not installed"; fi)
 
   figure                                           measured        target        result
@@ -414,6 +492,10 @@ row "nginx worker CPU per request (us)" "$(fmt "$nginx_cpu_us" %.1f)" "(info)" "
 row "throughput ratio Caddy/nginx -> daemon" "$(fmt "$ratio_caddy_nginx" %.3f)" "(info)" ""
 row "daemon CPU per request behind Caddy (us)" "$(fmt "$caddy_daemon_cpu_us" %.1f)" "(info)" "a connection per request"
 row "Caddy CPU per request (us)" "$(fmt "$caddy_cpu_us" %.1f)" "(info)" ""
+row "image: daemon CPU per request (us)" "$(fmt "$image_cpu_us" %.1f)" "(info)" "a $image_bytes-byte PNG fetched from the stand-in each time"
+row "image: nginx worker CPU per request (us)" "$(fmt "$image_nginx_cpu_us" %.1f)" "(info)" "through the daemon"
+row "image from nginx's cache: nginx CPU/req (us)" "$(fmt "$image_cached_nginx_cpu_us" %.1f)" "(info)" "daemon $(fmt "$image_cached_daemon_cpu_us" %.1f) us/req"
+row "image daemon RSS peak (MiB)" "$(mib "$media_peak")" "(info)" "after both image runs"
 row "miss, root known, token, upstream +50ms (ms)" "$miss_known_ms" "< 1.2 x $upstream_ms" \
     "$(ok "$miss_factor" "<" 1.2) ($(fmt "$miss_factor" %.3f)x one call)"
 row "miss, root discovered, fresh daemon (ms)" "$miss_disc_ms" "(info)" "$((calls1 - calls0)) upstream calls"

@@ -30,6 +30,8 @@ pub enum Cli {
         fixtures: PathBuf,
         listen: String,
         delay_ms: u64,
+        /// Serve the scenario's pictures too, on its own origin.
+        pictures: bool,
     },
     /// Print this on stdout and exit 0 (`--help`, `--version`).
     Print(String),
@@ -54,7 +56,7 @@ Usage: mastodon-comments [OPTIONS] CONFIG [STATE]
        mastodon-comments lookup --config CONFIG [--state STATE] ARTICLE
        mastodon-comments check --config CONFIG
        mastodon-comments demo [--listen ADDR] [--fixtures DIR]
-       mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N]
+       mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N] [--pictures]
 
 Arguments:
   CONFIG  The JSON config file (the Go original's works unchanged)
@@ -119,12 +121,14 @@ Options:
 const STAND_IN_HELP: &str = "\
 Serve a fixture scenario as a stand-in Mastodon instance (tests, benchmarks).
 
-Usage: mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N]
+Usage: mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N] [--pictures]
 
 Options:
   --fixtures DIR      The scenario folder (e.g. tests/fixtures/mastodon/a-simple-thread)
   --listen HOST:PORT  Where to serve [default: 127.0.0.1:0]
   --delay-ms N        Latency added to every API call, in milliseconds [default: 0]
+  --pictures          Serve the scenario's avatars, emoji and media previews too,
+                      with their URLs pointed at this stand-in
 ";
 
 /// An option: its long name and its short letter, if any.
@@ -148,6 +152,7 @@ const STAND_IN_OPTIONS: &[Opt] = &[
     ("fixtures", None),
     ("listen", None),
     ("delay-ms", None),
+    ("pictures", None),
 ];
 
 /// The long name of the option `arg` is, if `options` has it (`None` for
@@ -262,13 +267,14 @@ fn demo(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
 }
 
 fn stand_in(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
-    let (mut fixtures, mut listen, mut delay_ms) = (None, "127.0.0.1:0".to_string(), 0);
+    let (mut fixtures, mut listen, mut delay_ms, mut pictures) = (None, "127.0.0.1:0".to_string(), 0, false);
     while let Some(arg) = p.next()? {
         match (option(&arg, STAND_IN_OPTIONS), arg) {
             (Some("help"), _) => return Ok(Cli::Print(STAND_IN_HELP.into())),
             (Some("fixtures"), _) => fixtures = Some(PathBuf::from(p.value()?)),
             (Some("listen"), _) => listen = p.value()?.string()?,
             (Some("delay-ms"), _) => delay_ms = p.value()?.parse()?,
+            (Some("pictures"), _) => pictures = true,
             (_, other) => return Err(other.unexpected()),
         }
     }
@@ -276,6 +282,7 @@ fn stand_in(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
         fixtures: fixtures.ok_or("stand-in needs --fixtures DIR (a scenario folder)")?,
         listen,
         delay_ms,
+        pictures,
     })
 }
 
@@ -338,9 +345,14 @@ mod tests {
             Some(Cli::StandIn {
                 fixtures: "f".into(),
                 listen: "127.0.0.1:0".into(),
-                delay_ms: 50
+                delay_ms: 50,
+                pictures: false
             })
         );
+        assert!(matches!(
+            from_args(["stand-in", "--fixtures", "f", "--pictures"]),
+            Ok(Cli::StandIn { pictures: true, .. })
+        ));
         // A config file that happens to be called "demo" is still reachable.
         assert_eq!(daemon(&["./demo"]).config, Some("./demo".into()));
     }

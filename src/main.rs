@@ -36,8 +36,16 @@ fn main() -> ExitCode {
             fixtures,
             listen,
             delay_ms,
+            pictures,
         } => runtime()
-            .and_then(|rt| rt.block_on(StandIn::run(&fixtures, &listen, Duration::from_millis(delay_ms))))
+            .and_then(|rt| {
+                rt.block_on(StandIn::run(
+                    &fixtures,
+                    &listen,
+                    Duration::from_millis(delay_ms),
+                    pictures,
+                ))
+            })
             .map(|()| ExitCode::SUCCESS),
         Cli::Daemon(d) => runtime().and_then(|rt| rt.block_on(daemon::run(d))),
     };

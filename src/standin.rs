@@ -333,14 +333,20 @@ impl StandIn {
     }
 
     /// `mastodon-comments stand-in`: serves the scenario of `fixtures` on
-    /// `listen`, every answer `delay` late, until SIGTERM or SIGINT.
-    pub async fn run(fixtures: &Path, listen: &str, delay: Duration) -> anyhow::Result<()> {
+    /// `listen`, every answer `delay` late, until SIGTERM or SIGINT; with
+    /// `pictures`, its pictures too (as [`StandIn::start_local_with_images`]).
+    pub async fn run(fixtures: &Path, listen: &str, delay: Duration, pictures: bool) -> anyhow::Result<()> {
         use anyhow::Context as _;
         let scenario = Scenario::from_dir(fixtures)?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let standin = StandIn::start(scenario, listener)?;
+        let standin = if pictures {
+            let (scenario, images) = Images::localize(&scenario, &format!("http://{}", listener.local_addr()?));
+            StandIn::start_with(scenario, images, listener)?
+        } else {
+            StandIn::start(scenario, listener)?
+        };
         standin.set_delay(delay);
         println!("stand-in: listening on {}", standin.url());
         let stop = tokio_util::sync::CancellationToken::new();
