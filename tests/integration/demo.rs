@@ -73,7 +73,12 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Fetches each URL and checks it is a PNG the stand-in serves itself.
 async fn assert_all_served(standin: &StandIn, urls: &[String]) {
-    let origin = format!("{}/system/", standin.url());
+    assert_all_served_at(&standin.url(), urls).await;
+}
+
+/// [`assert_all_served`] for the stand-in at `origin`.
+async fn assert_all_served_at(origin: &str, urls: &[String]) {
+    let origin = format!("{origin}/system/");
     for u in urls {
         assert!(u.starts_with(&origin), "{u} is not a picture on the stand-in {origin}");
         let (status, headers, body) = fetch("GET", u).await;
@@ -238,4 +243,44 @@ async fn the_sample_demo_at_its_own_address_names_every_picture_there_through_th
         .filter_map(|c| c["author"]["acct"].as_str())
         .collect();
     assert_eq!(bodies.len(), accounts.len(), "distinct pictures for {accounts:?}");
+}
+
+/// `stand-in --pictures` (the load script's image figures): the binary's
+/// stand-in names the scenario's avatars on its own origin and serves
+/// them; without the flag they stay as the fixtures have them.
+#[tokio::test]
+async fn the_stand_in_command_serves_the_pictures_with_pictures_only() {
+    for pictures in [true, false] {
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.args(["stand-in", "--listen", "127.0.0.1:0", "--fixtures"])
+            .arg(fixtures().join("a-simple-thread"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        if pictures {
+            cmd.arg("--pictures");
+        }
+        let mut child = cmd.spawn().expect("spawn the stand-in");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("the stand-in prints its address within 10 s")
+            .expect("read")
+            .expect("a line");
+        let origin = line
+            .strip_prefix("stand-in: listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        let (status, _, body) = fetch("GET", &format!("{origin}/api/v1/statuses/116843781319371281")).await;
+        assert_eq!(status, 200);
+        let root: Value = serde_json::from_slice(&body).expect("JSON");
+        let avatar = root["account"]["avatar"].as_str().expect("avatar").to_string();
+        if pictures {
+            assert_all_served_at(&origin, &[avatar]).await;
+        } else {
+            assert!(avatar.starts_with("https://files.mastodon.example/"), "{avatar}");
+        }
+        let _ = child.kill().await;
+    }
 }
