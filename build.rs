@@ -1,6 +1,8 @@
 //! Embeds the demo's sample thread (a fixture scenario) and the page
 //! script, stylesheet and demo page, so `mastodon-comments demo` needs no
-//! files at run time; links the daemon with packed relative relocations.
+//! files at run time; links the daemon with packed relative relocations;
+//! and writes the Debian package's systemd units and AppArmor profile
+//! (see `package_files`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -54,6 +56,8 @@ fn main() {
             let _ = writeln!(out, "pub static {name}: &str = \"\";");
         }
     }
+    package_files(root);
+
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("embedded.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         panic!("cannot write {}: {e}", dest.display());
@@ -91,4 +95,41 @@ fn glibc_version() -> Option<(u32, u32)> {
     let (major, minor) = text.trim().strip_prefix("glibc ")?.split_once('.')?;
     let minor = minor.split('.').next()?;
     Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The Debian package's units and AppArmor profile (`cargo deb`, see
+/// `[package.metadata.deb]` in Cargo.toml): the files of `systemd/` and
+/// `apparmor/` with the binary at `/usr/bin` instead of `/usr/local/bin`
+/// (the source install's), so both installs come from one source. Written
+/// next to the binary, in `target/<profile>/package/`, where cargo-deb
+/// takes them.
+fn package_files(root: &Path) {
+    let Ok(out) = std::env::var("OUT_DIR") else { return };
+    // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out.
+    let Some(profile_dir) = Path::new(&out).ancestors().nth(3) else {
+        return;
+    };
+    let dir = profile_dir.join("package");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    for (source, name) in [
+        ("systemd/mastodon-comments.service", "mastodon-comments.service"),
+        ("systemd/mastodon-comments.socket", "mastodon-comments.socket"),
+        ("apparmor/usr.local.bin.mastodon-comments", "usr.bin.mastodon-comments"),
+    ] {
+        let p = root.join(source);
+        println!("cargo:rerun-if-changed={}", p.display());
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) => panic!("cannot read {}: {e}", p.display()),
+        };
+        let text = text
+            .replace("/usr/local/bin/mastodon-comments", "/usr/bin/mastodon-comments")
+            .replace("usr.local.bin.mastodon-comments", "usr.bin.mastodon-comments");
+        let dest = dir.join(name);
+        if let Err(e) = std::fs::write(&dest, text) {
+            panic!("cannot write {}: {e}", dest.display());
+        }
+    }
 }
