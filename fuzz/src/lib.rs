@@ -7,7 +7,7 @@ use serde_json::Value;
 /// property tests), with the daemon's own bounds.
 pub const RULES: html_checks::Rules = html_checks::Rules {
     max_url_bytes: mastodon_comments::limits::MAX_URL_BYTES,
-    valid_id: mastodon_comments::render::valid_id,
+    valid_id: mastodon_comments::ids::valid,
 };
 
 /// An article path as the daemon uses it: rooted, clean, bounded, no

@@ -54,7 +54,7 @@ const FORBIDDEN_TAGS: &[&str] = &[
 pub struct Rules {
     /// The longest URL the daemon writes (`limits::MAX_URL_BYTES`).
     pub max_url_bytes: usize,
-    /// Whether a comment id is one the daemon keeps (`render::valid_id`).
+    /// Whether a comment id is one the daemon keeps (`ids::valid`).
     pub valid_id: fn(&str) -> bool,
 }
 
