@@ -44,6 +44,12 @@
 #     added to lo of the private network namespace, where a second TLS
 #     front listens on port 443 (without a network namespace of its own,
 #     no image is fetched).
+#     Then "check" and "lookup" as an operator runs them from a root shell
+#     (README, Troubleshooting): the installed path, on a pseudo-terminal of
+#     root's own (tests/e2e/pty_run.py; stdin, stdout and stderr, which
+#     AppArmor checks at exec: listed for step 4), uid 0 without any
+#     capability (the profile grants none); their checklist and answer must
+#     appear on the terminal.
 #  4. apparmor_parser -p expands the profile (includes, variables); its file
 #     rules become regular expressions (AppArmor globbing: **, *, ?, {a,b},
 #     [...], @{...} in every combination; a lone * or ** path component
@@ -56,7 +62,11 @@
 #     kernel maps; symlinks, bind mounts and /proc/self resolved as the kernel
 #     sees them, right after each run) must be allowed with the permission it
 #     needed: r to read and to stat, w to write, create, rename (r too on the
-#     source) and unlink, m to map code, x to run a program. Failed look-ups
+#     source) and unlink, m to map code, x to run a program; owner rules for
+#     files of the process's own uid. The inherited terminal must also be
+#     refused to a process that does not own it (the service's dynamic
+#     user), and the profile without its terminal rules must fail this step
+#     (so the step can fail). Failed look-ups
 #     (ENOENT: AppArmor never sees them) and accesses a deny rule refuses on
 #     purpose are listed as notes.
 #  5. Every socket family/type the daemon used (socket() and each later
@@ -74,7 +84,7 @@
 # Needs: root (unshare, mount), strace, apparmor_parser, python3, curl,
 # openssl, setpriv, systemd-socket-activate, the built binary (MC_BIN,
 # default target/debug/mastodon-comments; cargo build if missing). Skips only
-# without unshare or strace. Takes about 7 seconds.
+# without unshare or strace. Takes about 20 seconds.
 
 set -euo pipefail
 
@@ -462,6 +472,44 @@ if [ -n "$TLS" ]; then
 fi
 stop_daemon run2
 
+# --- 3c. check and lookup, as an operator runs them from a root shell: the same installed path
+# (the profile attaches to it), on a terminal of root's own (tests/e2e/pty_run.py: a new
+# pseudo-terminal, the command's controlling terminal and its stdin, stdout and stderr), the
+# token read as README, Troubleshooting says (CREDENTIALS_DIRECTORY=/etc/mastodon-comments).
+# Root without any capability (empty bounding set): the profile grants none, so a file only
+# root's capabilities could open fails here as it would under the profile.
+cli() { # run name, arguments...: traced; the terminal's transcript in $TMP/NAME.tty
+    local name=$1 rc=0
+    shift
+    mkdir -p "$TMP/trace/$name"
+    timeout 40 python3 -B "$ROOT/tests/e2e/pty_run.py" "$TMP/$name.tty" "$TMP/$name.fds" 30 \
+        env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=xterm HOME=/root \
+            CREDENTIALS_DIRECTORY=/etc/mastodon-comments \
+        strace -f -ff -yy -s 256 -qq -o "$TMP/trace/$name/t" \
+        setpriv --inh-caps=-all --bounding-set=-all \
+            "$INSTALLED" "$@" >"$TMP/$name.log" 2>&1 || rc=$?
+    python3 -B "$ROOT/tests/e2e/strace_files.py" "$TMP/trace/$name" "$INSTALLED" 0 "$TMP/$name.json" "$TMP/$name.fds" \
+        >"$TMP/extract-$name.out" 2>&1 || bad "$name: reading the trace failed: $(tail -n 3 "$TMP/extract-$name.out")"
+    return "$rc"
+}
+rc=0
+cli cli-check check --config /etc/mastodon-comments/config.json || rc=$?
+expect "check from a root shell: exit status 0 (everything needed works)" 0 "$rc"
+if grep -q '^ok    config: /etc/mastodon-comments/config.json is valid: .*, with a token' "$TMP/cli-check.tty" \
+    && grep -q '^ok    scopes: ' "$TMP/cli-check.tty" && grep -q '^everything needed works' "$TMP/cli-check.tty"; then
+    ok "check from a root shell: its checklist on the terminal ($(grep -c '^ok ' "$TMP/cli-check.tty") ok lines; the token read from /etc/mastodon-comments/token)"
+else
+    bad "check from a root shell: no checklist on the terminal: $(head -c 600 "$TMP/cli-check.tty" | tr '\r\n' '  ')"
+fi
+rc=0
+cli cli-lookup lookup --config /etc/mastodon-comments/config.json "$ARTICLE" || rc=$?
+expect "lookup from a root shell: exit status 0 (a 200)" 0 "$rc"
+if grep -q '"comments": {' "$TMP/cli-lookup.tty" && grep -q '^status 200; root post 116843781319371281' "$TMP/cli-lookup.tty"; then
+    ok "lookup from a root shell: the JSON answer (stdout) and the verdict (stderr) on the terminal"
+else
+    bad "lookup from a root shell: not on the terminal: $(head -c 600 "$TMP/cli-lookup.tty" | tr '\r\n' '  ')"
+fi
+
 # --- 4.-6. the trace against the profile ----------------------------------------------------------
 if timeout 30 apparmor_parser -p "$PROFILE" >"$TMP/profile.pp" 2>"$TMP/parser.out"; then
     ok "apparmor_parser -p expands the profile ($(apparmor_parser --version | head -n 1))"
@@ -471,7 +519,7 @@ else
 fi
 
 
-python3 -B "$ROOT/tests/e2e/apparmor_check.py" "$TMP/profile.pp" "$PROFILE" "$DAEMON_UID" "$TMP"/run*.json >"$TMP/check.out" 2>&1 \
+python3 -B "$ROOT/tests/e2e/apparmor_check.py" "$TMP/profile.pp" "$PROFILE" "$DAEMON_UID" "$TMP"/run*.json "$TMP"/cli-*.json >"$TMP/check.out" 2>&1 \
     || bad "the trace check crashed: $(tail -n 5 "$TMP/check.out")"
 while IFS= read -r line; do
     case $line in
@@ -484,5 +532,18 @@ while IFS= read -r line; do
         "    "*) echo "$line" ;;
     esac
 done <"$TMP/check.out"
+
+# The check sees a terminal the profile does not allow: the same runs against the profile without
+# its terminal rules must fail on the inherited terminal (else the terminal checks above prove nothing).
+grep -vE '^[[:space:]]*owner /dev/(pts|\{tty)' "$PROFILE" >"$TMP/no-terminal.profile"
+if timeout 30 apparmor_parser -p "$TMP/no-terminal.profile" >"$TMP/no-terminal.pp" 2>"$TMP/no-terminal-parser.out" \
+    && python3 -B "$ROOT/tests/e2e/apparmor_check.py" "$TMP/no-terminal.pp" "$TMP/no-terminal.profile" "$DAEMON_UID" "$TMP"/cli-*.json \
+        >"$TMP/no-terminal-check.out" 2>&1 \
+    && grep -qE '^FAIL file accesses .*NOT allowed:' "$TMP/no-terminal-check.out" \
+    && grep -qE '^    /dev/pts/[0-9]+ rw \[inherited fd [0-9]+, checked at exec\]: needs rw$' "$TMP/no-terminal-check.out"; then
+    ok "without its terminal rules the profile fails this check: the inherited terminal is not allowed"
+else
+    bad "the profile without its terminal rules was not caught: $(grep -E '^(FAIL|    )' "$TMP/no-terminal-check.out" 2>/dev/null | head -n 5 | tr '\n' ' ')$(cat "$TMP/no-terminal-parser.out" 2>/dev/null)"
+fi
 
 [ "$FAIL" -eq 0 ]

@@ -9,9 +9,10 @@
 #  3. it attaches to /usr/local/bin/mastodon-comments under the name that
 #     systemd/mastodon-comments.service gives in AppArmorProfile=;
 #  4. it grants what the daemon needs (socket, config, credential, state,
-#     CA certificates, DNS files, notify socket, network) and nothing broad
+#     CA certificates, DNS files, notify socket, network; and, for check and
+#     lookup run from a shell, a terminal the process owns) and nothing broad
 #     (no capability, no mount, no ptrace, no write outside the state
-#     directory, no execution of other programs).
+#     directory but to that terminal, no execution of other programs).
 #
 # Loading and enforcing it needs an AppArmor-enabled kernel; where one is
 # available (aa-enabled says Yes) the test also loads the profile into the
@@ -98,6 +99,7 @@ need '/run/credentials/mastodon-comments.service/** r,'
 need '/var/lib/private/mastodon-comments/** rw,'
 need '/var/lib/mastodon-comments/** rw,'
 need '/run/systemd/notify w,'
+need 'owner /dev/pts/[0-9]* rw,'   # the operator's terminal, for check and lookup
 need '/etc/resolv.conf r,'
 need '/etc/hosts r,'
 need '/etc/nsswitch.conf r,'
@@ -114,14 +116,19 @@ forbid() { # description, extended regex on the rules
 forbid "no capability" '^capability'
 forbid "no mount, pivot_root, ptrace, change_profile" '^(mount|umount|remount|pivot_root|ptrace|change_profile)'
 forbid "no execution of other programs (ix/px/ux/cx)" '[[:space:]][a-z]*[iupcPUC]x[a-z]*,$'
-# Every rule granting w or a must be one of the three expected ones.
-if grep -nE '^(/|@)[^[:space:]]* [a-z]*[wa][a-z]*,$' "$TMP/rules" \
+# Every rule granting w or a must be one of the expected ones: the state
+# directory, the two sockets, and terminals the process owns.
+if grep -nE '^(owner )?(/|@)[^[:space:]]* [a-z]*[wa][a-z]*,$' "$TMP/rules" \
     | grep -vE ':(/var/lib/(private/)?mastodon-comments/\*\*|/run/mastodon-comments\.sock|/run/systemd/notify) ' \
+    | grep -vE ':owner /dev/(pts/\[0-9\]\*|\{tty,ttyS,hvc\}\[0-9\]\*) rw,$' \
     >"$TMP/writes.out"; then
-    bad "write access outside the state directory and sockets: $(cat "$TMP/writes.out")"
+    bad "write access outside the state directory, the sockets and the process's own terminal: $(cat "$TMP/writes.out")"
 else
-    ok "write access only to the state directory, the FastCGI socket and the notify socket"
+    ok "write access only to the state directory, the FastCGI socket, the notify socket and a terminal the process owns"
 fi
+forbid "terminals only when the process owns them (owner)" '^(/dev/(pts|tty|console)|/dev/\{)'
+forbid "no pseudo-terminal master (/dev/ptmx): no new terminals" 'ptmx'
+forbid "no file rule for the operator's home directories (output into files is refused)" '(@\{HOME\}|/home/|/root/)' 
 forbid "no bare 'network,' or 'file,' rule" '^(network|file|unix),$'
 forbid "no nameservice abstraction (passwd, LDAP, NIS are not needed)" 'abstractions/nameservice'
 

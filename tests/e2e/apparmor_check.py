@@ -7,7 +7,10 @@ Checks what tests/e2e/strace_files.py recorded (RUN.json, one per run)
 against the rules of apparmor_parser -p output (PREPROCESSED_PROFILE; the
 project's PROFILE tells its own rules from included ones): every file
 access with the permission it needed, every socket by the network rules,
-every unix socket operation by the unix rules, no EPERM/EACCES. Prints
+every unix socket operation by the unix rules, no EPERM/EACCES; owner
+rules hold for files of the run's own uid (UID unless the run names its
+own: a command run as root). An inherited terminal must also be one the
+profile refuses to a process that does not own it. Prints
 OK/FAIL/NOTE lines, and PATH/USED/UNUSED lines for the report; the script
 turns them into its tally.
 """
@@ -39,12 +42,12 @@ def check(pp_file, own_profile, daemon_uid, *run_files):
             emit("NOTE", n)
 
     # --- files
-    def decide(path, need, uid, ok):
+    def decide(path, need, owned, ok):
         allowed, denied, matched = set(), set(), []
         for r in files:
             if not r.matches(path):
                 continue
-            if r.owner and uid != daemon_uid:
+            if r.owner and not owned:
                 continue
             if r.deny:
                 denied |= r.perms
@@ -67,10 +70,16 @@ def check(pp_file, own_profile, daemon_uid, *run_files):
     seen = {}
     for r in runs:
         for acc in r["accesses"]:
-            seen.setdefault((acc["path"], acc["perms"], acc["ok"], acc["owner"]), acc)
-    n_ok, gaps, absent, by_path = 0, [], [], {}
-    for (path, perms, ok, uid), acc in sorted(seen.items(), key=lambda x: (x[0][0], x[0][1], x[0][2], str(x[0][3]))):
-        missing, denied = decide(path, set(perms), uid, ok)
+            owned = acc["owner"] is not None and acc["owner"] == r.get("uid", daemon_uid)
+            seen.setdefault((acc["path"], acc["perms"], acc["ok"], owned), acc)
+    n_ok, gaps, absent, by_path, others_terminal = 0, [], [], {}, []
+    for (path, perms, ok, owned), acc in sorted(seen.items(), key=lambda x: (x[0][0], x[0][1], x[0][2], x[0][3])):
+        missing, denied = decide(path, set(perms), owned, ok)
+        if acc.get("inherited") and owned:
+            # The same terminal, to a process that does not own it (the
+            # service's dynamic user): refused.
+            if not decide(path, set(perms), False, False)[0]:
+                others_terminal.append(path)
         shown = path if acc["as"].rstrip("/") == path.rstrip("/") else "%s (as %s)" % (path, acc["as"])
         entry = "%s %s [%s]" % (shown, perms, acc["what"])
         if not missing:
@@ -87,6 +96,12 @@ def check(pp_file, own_profile, daemon_uid, *run_files):
             by_path.setdefault(path, set()).update(perms)
     emit("OK" if not gaps else "FAIL", "file accesses allowed by the file rules: %d distinct (path, permission) pairs%s"
          % (n_ok, "" if not gaps else "; NOT allowed:\n    " + "\n    ".join(gaps)))
+    terminals = sorted({a["path"] for r in runs for a in r["accesses"] if a.get("inherited")})
+    if terminals:
+        emit("OK" if not others_terminal else "FAIL",
+             "the inherited terminal%s %s: refused to a process that does not own %s (the service's dynamic user)%s"
+             % ("s" if len(terminals) > 1 else "", ", ".join(terminals), "them" if len(terminals) > 1 else "it",
+                "" if not others_terminal else "; NOT refused: " + ", ".join(others_terminal)))
     for a in absent:
         emit("NOTE", "failed look-up (AppArmor decides only on existing files), no rule would allow it: %s" % a)
 

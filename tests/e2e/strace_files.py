@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """What the daemon touched, from an strace trace, for tests/e2e/apparmor-trace.sh.
 
-    strace_files.py TRACE_DIR INSTALLED UID OUT.json
+    strace_files.py TRACE_DIR INSTALLED UID OUT.json [INHERITED.json]
 
 Reads an strace -f -ff -yy trace (one file per process, RUN.PID) and
 writes what the daemon (the process tree from its execve of INSTALLED on)
 did: paths with the permission each access needs as AppArmor sees it
 (resolved now, as the kernel resolved them, so run it right after the run),
-sockets and their operations, calls that failed with EPERM/EACCES.
+sockets and their operations, calls that failed with EPERM/EACCES. UID is
+the process's own (the service's dynamic user, or 0 for a command an
+operator runs as root). INHERITED.json (tests/e2e/pty_run.py) lists the
+open files it inherited, which AppArmor checks at the execve: the
+operator's terminal; without it, stdout and stderr are taken for the
+journal's stream socket, as under systemd.
 tests/e2e/apparmor_check.py checks the result against the profile; the
 kernel here cannot load the profile, so this trace is what stands in for
 its decisions.
@@ -43,9 +48,10 @@ PRIVILEGED = {"ptrace", "mount", "umount2", "pivot_root", "chroot", "setuid", "s
               "process_vm_writev", "kcmp", "quotactl", "sethostname", "setdomainname", "acct"}
 
 
-def extract(trace_dir, installed, daemon_uid, out_file):
+def extract(trace_dir, installed, daemon_uid, out_file, inherited_file=None):
     daemon_uid = int(daemon_uid)
-    res = {"summary": [], "notes": [], "accesses": [], "sockets": [], "unix": [], "failed": [], "execs": []}
+    res = {"uid": daemon_uid, "summary": [], "notes": [], "accesses": [], "sockets": [], "unix": [], "failed": [],
+           "execs": []}
     calls, children = read_trace(trace_dir)
     unparsed = 0
 
@@ -287,7 +293,14 @@ def extract(trace_dir, installed, daemon_uid, out_file):
                     res["notes"].append("signal to another process: %s(%s)" % (name, args))
             elif name in PRIVILEGED:
                 res["notes"].append("privileged system call: %s(%s) = %s %s" % (name, args[:100], ret, err or ""))
-    if logged:
+    if inherited_file:
+        # Checked by AppArmor at the execve, whether the program uses them
+        # or not; the terminal is gone by now, so its owner comes recorded.
+        for f in json.load(open(inherited_file)):
+            res["accesses"].append({"path": f["path"], "as": f["path"], "perms": "".join(sorted(f["perms"])),
+                                    "what": "inherited fd %d, checked at exec" % f["fd"], "ok": True,
+                                    "owner": f["owner"], "inherited": True})
+    elif logged:
         # In production stdout/stderr are the journal's stream socket (unix
         # stream, journald unconfined), inherited: each log line is a send.
         res["sockets"].append(["unix", "stream", "send", True])
