@@ -582,7 +582,8 @@ async fn search(
 }
 
 /// The scopes the config needs: read:statuses and read:search were asked
-/// above; the author's lists are asked here.
+/// above; the author's lists, and on a server that has them (GoToSocial)
+/// the replies awaiting the author's approval, are asked here.
 async fn scopes(
     r: &mut Report,
     config: &Config,
@@ -614,6 +615,27 @@ async fn scopes(
             }
         }
     }
+    // Asked with every thread fetch by the daemon; 404 is a server without
+    // approvals (Mastodon and the rest): nothing to ask for.
+    let approvals = match m.pending_probe(deadline()).await {
+        Ok(()) => {
+            asked.push("read:notifications");
+            true
+        }
+        Err(UpstreamError::NotFound) => false,
+        Err(UpstreamError::Refused(403)) => {
+            missing.push(("read:notifications", "/api/v1/interaction_requests"));
+            true
+        }
+        Err(e) => {
+            r.add(
+                Mark::Fail,
+                "scopes",
+                format!("cannot read /api/v1/interaction_requests: {e}"),
+            );
+            true
+        }
+    };
     if missing.is_empty() {
         r.add(
             Mark::Ok,
@@ -628,6 +650,15 @@ async fn scopes(
         .map(|(scope, path)| format!("{scope} ({path} answered 403)"))
         .collect();
     let mut fix = "create a token with the scopes read:statuses read:search read:blocks read:mutes".to_string();
+    if approvals {
+        fix.push_str(" read:notifications");
+    }
+    if missing.iter().any(|(s, _)| *s == "read:notifications") {
+        fix.push_str(
+            " (without read:notifications the replies awaiting your approval cannot be told apart from the others, \
+             so the service publishes no comments at all: every article is answered 503)",
+        );
+    }
     if missing.iter().any(|(s, _)| *s == "read:search") {
         fix.push_str(", or set \"searches_per_minute\": 0");
     }

@@ -12,7 +12,8 @@
 //! `/api/v1/instance` and nodeinfo (`/.well-known/nodeinfo`,
 //! `/nodeinfo/2.0`; the scenario's `instance.json` and `nodeinfo.json`, or
 //! Mastodon 4.5's). Any route can be made to answer a canned
-//! exchange of the fixtures' `http/` folders. Control: `/__stand-in/mode?set=…`,
+//! exchange of the fixtures' `http/` folders, and a token can be made to
+//! lack scopes (403 where the server would ask for one). Control: `/__stand-in/mode?set=…`,
 //! `/__stand-in/delay?ms=…`, `/__stand-in/calls`. Pictures, for the demo:
 //! `/system/…` (see [`images`]), never slowed or broken by the mode.
 
@@ -204,6 +205,8 @@ struct Shared {
     require_token: std::sync::atomic::AtomicBool,
     /// Every API call with a token is 401 (a revoked or mistyped token).
     refuse_token: std::sync::atomic::AtomicBool,
+    /// Scopes the token lacks: calls that need one are 403 (see [`scope_of`]).
+    refused_scopes: Mutex<Vec<String>>,
     /// Search finds what the scenario has; off, it finds nothing, like
     /// Mastodon without Elasticsearch.
     full_text_search: std::sync::atomic::AtomicBool,
@@ -304,6 +307,7 @@ impl StandIn {
             old_server: std::sync::atomic::AtomicBool::new(false),
             require_token: std::sync::atomic::AtomicBool::new(require_token),
             refuse_token: std::sync::atomic::AtomicBool::new(false),
+            refused_scopes: Mutex::new(Vec::new()),
             full_text_search: std::sync::atomic::AtomicBool::new(true),
             blocks: Mutex::new("[]".into()),
             mutes: Mutex::new("[]".into()),
@@ -419,6 +423,15 @@ impl StandIn {
     /// Refuses every token (401), as for a revoked or mistyped one.
     pub fn set_refuse_token(&self, on: bool) {
         self.shared.refuse_token.store(on, Ordering::SeqCst);
+    }
+
+    /// Answers the calls that need one of `scopes` with 403, as to a token
+    /// created without them: with GoToSocial's body on a scenario without
+    /// an anonymous API, else with Mastodon's. Empty: every scope granted.
+    pub fn set_refused_scopes(&self, scopes: &[&str]) {
+        if let Ok(mut r) = self.shared.refused_scopes.lock() {
+            *r = scopes.iter().map(|x| (*x).to_string()).collect();
+        }
     }
 
     /// Whether search finds the scenario's statuses; off, it finds nothing,
@@ -548,6 +561,17 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
     if authed && !about_server && s.refuse_token.load(Ordering::SeqCst) {
         return json(401, r#"{"error":"The access token is invalid"}"#);
     }
+    if authed && let Some(scope) = endpoint.and_then(|e| scope_of(s, e)) {
+        let refused = s.refused_scopes.lock().is_ok_and(|r| r.iter().any(|x| x == scope));
+        if refused {
+            return if s.require_token.load(Ordering::SeqCst) {
+                // GoToSocial: apiutil.TokenAuth, gtserror.NewErrorForbidden.
+                json(403, r#"{"error":"Forbidden: token has insufficient scope permission"}"#)
+            } else {
+                json(403, r#"{"error":"This action is outside the authorized scopes"}"#)
+            };
+        }
+    }
     let canned = s
         .exchanges
         .lock()
@@ -580,6 +604,23 @@ async fn route(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> hyper:
         }
         failing => failure(failing).await,
     }
+}
+
+/// The scope a call to `endpoint` needs, as GoToSocial's handlers ask it
+/// (`internal/api/client/…`: `apiutil.TokenAuth(…, apiutil.ScopeRead…)`)
+/// and Mastodon's controllers do. Not the author's timeline, whose scope
+/// the two servers document differently, nor an endpoint the scenario's
+/// server does not have (interaction requests outside GoToSocial: 404).
+fn scope_of(s: &Shared, endpoint: Endpoint<'_>) -> Option<&'static str> {
+    Some(match endpoint {
+        Endpoint::Status(_) | Endpoint::Context(_) => "read:statuses",
+        Endpoint::VerifyCredentials => "read:accounts",
+        Endpoint::SearchV2 | Endpoint::SearchV1 => "read:search",
+        Endpoint::Moderation(ModerationList::Blocks | ModerationList::DomainBlocks) => "read:blocks",
+        Endpoint::Moderation(ModerationList::Mutes) => "read:mutes",
+        Endpoint::InteractionRequests if s.scenario.file("interaction-requests.json").is_some() => "read:notifications",
+        _ => return None,
+    })
 }
 
 /// What the scenario answers on `endpoint`, as the server it models would.

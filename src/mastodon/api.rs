@@ -298,6 +298,20 @@ impl Mastodon {
             .map(|_| ())
     }
 
+    /// One entry of the replies awaiting the author's approval, with the
+    /// token, as the daemon asks: 403 is the token without
+    /// `read:notifications` (GoToSocial), 404 a server without the list.
+    pub(crate) async fn pending_probe(&self, deadline: Deadline) -> Result<(), UpstreamError> {
+        let q = [
+            ("replies", "true"),
+            ("favourites", "false"),
+            ("reblogs", "false"),
+            ("limit", "1"),
+        ];
+        let path = Endpoint::InteractionRequests.path();
+        self.get_bytes(&path, &q, Auth::Required, deadline).await.map(|_| ())
+    }
+
     /// One entry of one of the author's lists, with the token: 403 is the
     /// token without that list's scope.
     pub(crate) async fn list_probe(&self, list: ModerationList, deadline: Deadline) -> Result<(), UpstreamError> {

@@ -1,7 +1,8 @@
 //! `mastodon-comments check` in process, against the stand-in in its
 //! normal, token-refused, search-less, scope-less and wrong-userid modes,
-//! and as GoToSocial (no anonymous API): the lines it prints, whether it
-//! passes, and that the token never appears in what it prints.
+//! and as GoToSocial (no anonymous API, replies awaiting approval behind
+//! read:notifications): the lines it prints, whether it passes, and that
+//! the token never appears in what it prints.
 
 use std::path::{Path, PathBuf};
 
@@ -213,6 +214,43 @@ async fn a_server_that_requires_a_token() {
     assert_line(&r, "token", Mark::Ok, &["@wren"]);
     assert_line(&r, "token required", Mark::Ok, &["yes", "the token is used"]);
     assert_line(&r, "timeline", Mark::Ok, &["/2026/08/01/slow-gardening"]);
+    assert_line(
+        &r,
+        "scopes",
+        Mark::Ok,
+        &["read:mutes read:notifications: each answered"],
+    );
+}
+
+/// GoToSocial's replies awaiting the author's approval are read with
+/// read:notifications: a token without it fails, saying what to add and
+/// what happens meanwhile. On Mastodon (no such list) it is not asked for.
+#[tokio::test]
+async fn gotosocial_needs_read_notifications() {
+    let (s, _) = standin("h-gotosocial", true).await;
+    let author = "01JKR2NSNRP7HW5V0TG2MCSPYD";
+    s.set_refused_scopes(&["read:notifications"]);
+    let r = run(&s, Some(author), true, "").await;
+    assert!(!r.passed(), "{r}");
+    assert_line(
+        &r,
+        "scopes",
+        Mark::Fail,
+        &[
+            "the token lacks read:notifications (/api/v1/interaction_requests answered 403)",
+            "create a token with the scopes read:statuses read:search read:blocks read:mutes read:notifications",
+            "replies awaiting your approval cannot be told apart",
+            "publishes no comments at all",
+        ],
+    );
+    assert!(s.calls("interaction_requests") >= 1);
+
+    let (s, _) = standin("a-simple-thread", true).await;
+    s.set_refused_scopes(&["read:notifications"]);
+    let r = run(&s, Some(AUTHOR), true, "").await;
+    assert!(r.passed(), "{r}");
+    let (_, text) = line(&r, "scopes");
+    assert!(!text.contains("read:notifications"), "{text}");
 }
 
 #[tokio::test]
