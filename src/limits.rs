@@ -106,9 +106,13 @@ pub(crate) const TOKEN_REFUSED_PAUSE: Duration = Duration::from_secs(600);
 pub(crate) const MODERATION_LOAD: Duration = Duration::from_secs(20);
 /// How often background work looks whether an upstream permit is spare.
 pub(crate) const SPARE_CAPACITY_POLL: Duration = Duration::from_millis(20);
-/// An instance without interaction requests (404), or a token that may not
-/// read them, is not asked again for this long (a reload asks again).
+/// An instance without interaction requests (404) is not asked again for
+/// this long (a reload asks again).
 pub(crate) const NO_INTERACTION_REQUESTS: Duration = Duration::from_secs(86400);
+/// A token the instance refuses its interaction requests (403: no
+/// `read:notifications`) is tried again after this long; meanwhile threads
+/// are withheld without asking.
+pub(crate) const INTERACTION_REQUESTS_REFUSED_RETRY: Duration = Duration::from_secs(60);
 /// Pages of interaction requests read at most (80 each): more replies than
 /// that awaiting approval at once is not a blog's comment section.
 pub(crate) const INTERACTION_REQUEST_PAGES: u32 = 5;

@@ -7,10 +7,12 @@
 //! (`GET /api/v1/interaction_requests`, scope `read:notifications`), asked
 //! with every thread fetch, side by side with the thread. Servers without
 //! it (Mastodon and the rest: 404) are remembered and not asked again for a
-//! day. Where the list cannot be read (a token without the scope), the
-//! note GoToSocial adds to a pending reply's content is what remains
-//! (`render`); where it fails on a server that has it, nothing is
-//! published (503), as with the author's block lists.
+//! day. The note GoToSocial adds to a pending reply's content when the
+//! author's token reads it is a second line (`render`), not a substitute:
+//! where the server refuses the token the list (403, a token without the
+//! scope; only a server that has the list answers so, the others 404) or
+//! fails to give it, nothing is published (503), as with the author's
+//! block lists, and the refusal is logged with what to do.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -28,9 +30,11 @@ enum Support {
     Unknown,
     /// It answered the list: ask with every thread fetch.
     Yes,
-    /// 404 (no such API), or the token may not read it (401/403): not
-    /// asked again before then.
+    /// 404 (no such API): not asked again before then.
     NoUntil(Instant),
+    /// It refused the token (403, with this status): threads are
+    /// withheld, and it is asked again from then on.
+    RefusedUntil(Instant, u16),
 }
 
 /// The interaction-requests side of one instance; shared by all requests.
@@ -64,10 +68,18 @@ struct Reply {
 
 impl PendingReplies {
     /// The ids of the replies awaiting the author's approval; empty where
-    /// the instance has no such list (or the token may not read it).
+    /// the instance has no such list. An error where the instance has it
+    /// and does not give it: the thread is not published.
     pub async fn ids(&self, m: &Mastodon, deadline: Deadline) -> Result<HashSet<String>, UpstreamError> {
-        if !m.has_token() || !self.worth_asking() {
+        if !m.has_token() {
             return Ok(HashSet::new());
+        }
+        match self.support.lock().map(|s| *s) {
+            Ok(Support::NoUntil(until)) if Instant::now() < until => return Ok(HashSet::new()),
+            Ok(Support::RefusedUntil(until, status)) if Instant::now() < until => {
+                return Err(UpstreamError::PendingUnknown(status));
+            }
+            _ => {}
         }
         match read(m, deadline).await {
             Ok(ids) => {
@@ -78,13 +90,19 @@ impl PendingReplies {
                 self.set(Support::NoUntil(Instant::now() + limits::NO_INTERACTION_REQUESTS));
                 Ok(HashSet::new())
             }
-            Err(e @ (UpstreamError::Refused(_) | UpstreamError::TokenRequired)) => {
-                tracing::warn!(
-                    "cannot read the author's interaction requests ({e}); replies awaiting approval are \
-                     recognised by GoToSocial's note in them only: give the token the scope read:notifications"
-                );
-                self.set(Support::NoUntil(Instant::now() + limits::NO_INTERACTION_REQUESTS));
-                Ok(HashSet::new())
+            // 403 to the token: the server has the list (the others answer
+            // 404) and the token lacks its scope. Fail closed, say what to
+            // do, ask again a while later. (A 401 is the token refused
+            // altogether, here or for every call: below.)
+            Err(UpstreamError::Refused(status @ 403)) => {
+                let e = UpstreamError::PendingUnknown(status);
+                tracing::warn!("{e}");
+                m.note_error(&e);
+                self.set(Support::RefusedUntil(
+                    Instant::now() + limits::INTERACTION_REQUESTS_REFUSED_RETRY,
+                    status,
+                ));
+                Err(e)
             }
             // A server that has the list and fails to give it now: nothing
             // that might be pending is published.
@@ -101,13 +119,6 @@ impl PendingReplies {
     /// Another instance or token (a reload): ask again what it supports.
     pub(crate) fn forget_support(&self) {
         self.set(Support::Unknown);
-    }
-
-    fn worth_asking(&self) -> bool {
-        match self.support.lock().map(|s| *s) {
-            Ok(Support::NoUntil(until)) => Instant::now() >= until,
-            _ => true,
-        }
     }
 
     fn known(&self) -> bool {

@@ -46,9 +46,19 @@ pub enum UpstreamError {
     /// 401/403 to a call made with the token: revoked, mistyped, or
     /// missing a scope.
     #[error(
-        "the instance refused the token (HTTP {0}); check it and its scopes (read:statuses read:search read:blocks read:mutes)"
+        "the instance refused the token (HTTP {0}); check it and its scopes (read:statuses read:search read:blocks \
+         read:mutes; on GoToSocial also read:notifications)"
     )]
     Refused(u16),
+    /// 401/403 to the author's interaction requests (GoToSocial, a token
+    /// without `read:notifications`): which replies await the author's
+    /// approval cannot be known, so no thread is published.
+    #[error(
+        "the instance refuses the token the replies awaiting the author's approval (HTTP {0}), so those cannot be \
+         told apart and no comments are published; give the token the scope read:notifications (create a new one \
+         with read:statuses read:search read:blocks read:mutes read:notifications), then reload"
+    )]
+    PendingUnknown(u16),
     /// 401 to a call made without a token: the server reads nothing to
     /// anonymous callers (GoToSocial always, Mastodon in limited mode).
     #[error(
@@ -329,7 +339,7 @@ impl Mastodon {
     }
 
     /// One call failed: counted, and kept as the status line's last error.
-    fn note_error(&self, e: &UpstreamError) {
+    pub(crate) fn note_error(&self, e: &UpstreamError) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.counters.last_error.lock() {
             *last = Some(e.to_string());

@@ -154,16 +154,75 @@ async fn a_reply_awaiting_approval_is_withheld_by_the_interaction_requests_and_b
     assert!(!v.to_string().contains(PENDING), "{v}");
     assert_eq!(s.calls("interaction_requests"), 1);
 
-    // The note is the second line: a token that may not read the requests
-    // (403) still withholds the reply that carries it.
+    // The note is the second line: a list that does not name the reply (as
+    // where GoToSocial's request went missing) still withholds the reply
+    // that carries it.
     let (s, config) = standin("h-gotosocial", true).await;
-    let text = std::fs::read_to_string(fixtures().join("g-errors/http/403-wrong-scope.json")).expect("read");
-    s.set_exchange("interaction_requests", Exchange::from_envelope(&text).map(|(_, x)| x));
+    s.set_exchange("interaction_requests", Some(ok_json("[]".into())));
     let app = crate::common::app(config);
     settle(&app).await;
     let v = body_json(&get(&app, &comments_uri("h-gotosocial")).await);
     assert!(!v.to_string().contains(PENDING), "{v}");
     assert_eq!(shown(&v).len(), 1);
+    assert_eq!(s.calls("interaction_requests"), 1);
+}
+
+/// A token without read:notifications (GoToSocial answers the list 403):
+/// which replies await the author's approval cannot be known, so nothing
+/// is published, not even with the note still there to go by; the status
+/// line says which scope to add; the list is asked again a while later,
+/// not with every request.
+#[tokio::test]
+async fn a_token_that_may_not_read_the_interaction_requests_publishes_nothing() {
+    const PENDING: &str = "01KYYPVCTRWJEP7CN8MY7G92XF";
+    let (s, mut config) = standin("h-gotosocial", true).await;
+    config.cache_fresh = std::time::Duration::ZERO;
+    config.cache_keep = std::time::Duration::ZERO;
+    s.set_refused_scopes(&["read:notifications"]);
+    let app = app(config);
+    settle(&app).await;
+    for _ in 0..2 {
+        let resp = get(&app, &comments_uri("h-gotosocial")).await;
+        assert_eq!(resp.status, 503, "{}", String::from_utf8_lossy(&resp.body));
+        assert!(resp.header("Retry-After").is_some());
+        assert_eq!(resp.header("Cache-Control"), Some("no-store"));
+        assert!(!String::from_utf8_lossy(&resp.body).contains(PENDING));
+    }
+    assert_eq!(
+        s.calls("interaction_requests"),
+        1,
+        "refused: not asked with every request"
+    );
+    let status = app.status_line();
+    assert!(
+        status.contains("give the token the scope read:notifications") && status.contains("no comments are published"),
+        "{status}"
+    );
+    // With the scope, the same thread is published without the pending reply.
+    s.set_refused_scopes(&[]);
+    let (s2, mut config) = standin("h-gotosocial", true).await;
+    config.cache_fresh = std::time::Duration::ZERO;
+    let app = crate::common::app(config);
+    settle(&app).await;
+    let v = body_json(&get(&app, &comments_uri("h-gotosocial")).await);
+    assert_eq!(shown(&v).len(), 1, "{v}");
+    assert!(!v.to_string().contains(PENDING));
+    assert_eq!(s2.calls("interaction_requests"), 1);
+}
+
+/// Mastodon has no interaction requests: a token without
+/// read:notifications changes nothing there (404, not asked again).
+#[tokio::test]
+async fn read_notifications_is_not_needed_on_mastodon() {
+    let (s, mut config) = standin("a-simple-thread", true).await;
+    config.cache_fresh = std::time::Duration::ZERO;
+    s.set_refused_scopes(&["read:notifications"]);
+    let app = app(config);
+    settle(&app).await;
+    for _ in 0..2 {
+        assert_eq!(get(&app, &comments_uri("a-simple-thread")).await.status, 200);
+    }
+    assert_eq!(s.calls("interaction_requests"), 1);
 }
 
 #[tokio::test]
