@@ -16,7 +16,10 @@
 #
 # Loading and enforcing it needs an AppArmor-enabled kernel; where one is
 # available (aa-enabled says Yes) the test also loads the profile into the
-# kernel under its name, then removes it again.
+# kernel under its name, then removes it again; while it is loaded, "check"
+# and "lookup" run under it from a terminal of root's own (the built binary,
+# MC_BIN, default target/debug/mastodon-comments, at the installed path in
+# a private mount namespace) and must print there.
 #
 # That the daemon, run as in production, needs nothing more than the profile
 # allows is checked by tests/e2e/apparmor-trace.sh (strace against the
@@ -27,6 +30,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MC_BIN=${MC_BIN:-$ROOT/target/debug/mastodon-comments}
+case $MC_BIN in /*) ;; *) MC_BIN=$ROOT/$MC_BIN ;; esac
 PROFILE=$ROOT/apparmor/usr.local.bin.mastodon-comments
 SERVICE=$ROOT/systemd/mastodon-comments.service
 
@@ -146,6 +151,53 @@ if command -v aa-enabled >/dev/null && aa-enabled --quiet 2>/dev/null; then
     fi
 else
     echo "# AppArmor is not enabled in this kernel: not loaded (compile checks only)"
+fi
+
+# --- 6. enforced: check and lookup from a root shell, on a terminal of root's own ----------------
+# With the profile loaded, the built binary runs at the installed path (a private mount namespace
+# puts a directory holding it on /usr/local/bin; nothing changes on the host) on a new
+# pseudo-terminal (tests/e2e/pty_run.py), with a config the profile does not let it read. Confined,
+# it cannot read the config and says so on the terminal; unconfined it would read it, and with the
+# terminal refused it would print nothing: both fail here. The kernel log must hold no denial of
+# the terminal.
+if [ -n "$LOADED" ] && [ -x "$MC_BIN" ] && [ -d /usr/local/bin ] && command -v unshare >/dev/null && unshare -m --propagation private true 2>/dev/null; then
+    mkdir "$TMP/bin"
+    cp "$MC_BIN" "$TMP/bin/mastodon-comments"
+    printf '{"url": "http://127.0.0.1:9", "userid": "109308551561216011"}\n' >"$TMP/config.json"
+    denials() { dmesg 2>/dev/null | grep 'apparmor="DENIED"' | grep 'profile="mastodon-comments"' | grep -c "$1" || true; }
+    PTS_BEFORE=$(denials 'name="/dev/pts/')
+    CONF_BEFORE=$(denials "name=\"$TMP/config.json\"")
+    confined() { # name, arguments...: exit status; the terminal's transcript in $TMP/NAME.tty
+        local name=$1 rc=0
+        shift
+        timeout 30 unshare -m --propagation private sh -c 'mount --bind "$1" /usr/local/bin && shift && exec "$@"' sh "$TMP/bin" \
+            python3 -B "$ROOT/tests/e2e/pty_run.py" "$TMP/$name.tty" "$TMP/$name.fds" 20 \
+            /usr/local/bin/mastodon-comments "$@" >"$TMP/$name.log" 2>&1 || rc=$?
+        echo "$rc"
+    }
+    rc=$(confined check check --config "$TMP/config.json")
+    if [ "$rc" = 1 ] && grep -q "^FAIL  config: \(config: \)\?cannot read $TMP/config.json: Permission denied" "$TMP/check.tty"; then
+        ok "enforced: check from a root shell is confined (the config outside /etc/mastodon-comments refused) and its checklist is on the terminal"
+    else
+        bad "enforced: check from a root shell: exit status $rc, terminal: $(head -c 400 "$TMP/check.tty" 2>/dev/null | tr '\r\n' '  ') $(tail -n 3 "$TMP/check.log")"
+    fi
+    rc=$(confined lookup lookup --config "$TMP/config.json" /2026/07/01/slow-bread)
+    if [ "$rc" = 2 ] && grep -q "^mastodon-comments: \(config: \)\?cannot read $TMP/config.json: Permission denied" "$TMP/lookup.tty"; then
+        ok "enforced: lookup from a root shell is confined and its error is on the terminal (stderr)"
+    else
+        bad "enforced: lookup from a root shell: exit status $rc, terminal: $(head -c 400 "$TMP/lookup.tty" 2>/dev/null | tr '\r\n' '  ') $(tail -n 3 "$TMP/lookup.log")"
+    fi
+    if [ "$(denials "name=\"$TMP/config.json\"")" -gt "$CONF_BEFORE" ]; then
+        if [ "$(denials 'name="/dev/pts/')" = "$PTS_BEFORE" ]; then
+            ok "enforced: the kernel log shows the config denied and no terminal denied"
+        else
+            bad "enforced: the kernel log shows a terminal denied: $(dmesg | grep 'apparmor="DENIED"' | grep 'profile="mastodon-comments"' | grep '/dev/pts/' | tail -n 2)"
+        fi
+    else
+        echo "# note: AppArmor's denials are not in dmesg here (auditd?): the terminal's denials not checked there"
+    fi
+elif [ -n "$LOADED" ]; then
+    echo "# note: no built binary ($MC_BIN) or no unshare -m: check and lookup not run under the loaded profile"
 fi
 
 [ "$FAIL" -eq 0 ]
