@@ -125,7 +125,7 @@ pub async fn check(config_path: &Path, env: &Env) -> Report {
     let config = match Config::load(config_path, env) {
         Ok(c) => c,
         Err(e) => {
-            r.add(Mark::Fail, "config", e.to_string());
+            r.add(Mark::Fail, "config", e.0);
             return r;
         }
     };

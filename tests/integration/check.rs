@@ -266,6 +266,7 @@ async fn an_invalid_config_is_the_only_line() {
     assert!(!r.passed());
     assert_eq!(r.lines.len(), 1, "{r}");
     assert_line(&r, "config", Mark::Fail, &["plain http only for loopback"]);
+    assert!(r.to_string().starts_with("FAIL  config: /"), "the topic once:\n{r}");
     assert!(!r.to_string().contains(TOKEN));
 }
 
