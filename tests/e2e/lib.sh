@@ -362,3 +362,36 @@ cleanup_servers() {
     echo "$PASS passed, $FAIL failed"
     exit "$rc"
 }
+
+# --- Debian 12 root file systems (package.sh, systemd-boot.sh) -------------------
+#
+# Made once with debootstrap (the network is needed then) and cached under
+# target/package-test/; a suite works on a copy or an overlay of one, never
+# on the cached tree. A lock keeps two suites from making the same one.
+
+# The Debian 12 minbase with ca-certificates (the package's dependency):
+# sets MINBASE, made when missing (with an ok line saying how long it took).
+debian_minbase() { # cache dir
+    local cache=$1 started lock
+    MINBASE=$cache/bookworm-minbase
+    [ -f "$MINBASE/.complete" ] && return 0
+    mkdir -p "$cache"
+    exec {lock}>"$cache/.lock"
+    timeout 1200 flock "$lock" || { bad "could not lock $cache/.lock"; exit 1; }
+    if [ ! -f "$MINBASE/.complete" ]; then
+        rm -rf "$MINBASE" "$MINBASE.tmp"
+        started=$SECONDS
+        echo "# debootstrap --variant=minbase bookworm (once, cached in $MINBASE)"
+        if timeout 900 debootstrap --variant=minbase --include=ca-certificates bookworm "$MINBASE.tmp" \
+            "${MC_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$TMP/debootstrap.log" 2>&1; then
+            touch "$MINBASE.tmp/.complete"
+            mv "$MINBASE.tmp" "$MINBASE"
+            ok "debootstrap: Debian 12 minbase made in $((SECONDS - started)) s"
+        else
+            bad "debootstrap failed (network? MC_DEBIAN_MIRROR=...): $(tail -n 3 "$TMP/debootstrap.log")"
+            rm -rf "$MINBASE.tmp"
+            exit 1
+        fi
+    fi
+    exec {lock}>&-
+}

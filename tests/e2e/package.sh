@@ -215,23 +215,8 @@ grep -E '^[WI]: ' "$TMP/lintian.out" | sed 's/^/# lintian: /' || true
 # --- 4. install, upgrade, remove, purge in a Debian 12 chroot ---------------------------------------
 # The cached minbase (with ca-certificates, the package's dependency) is
 # made once; every run copies it.
-BASE=$CACHE/bookworm-minbase
-if [ ! -f "$BASE/.complete" ]; then
-    rm -rf "$BASE" "$BASE.tmp"
-    mkdir -p "$CACHE"
-    started=$SECONDS
-    echo "# debootstrap --variant=minbase bookworm (once, cached in $BASE)"
-    if timeout 900 debootstrap --variant=minbase --include=ca-certificates bookworm "$BASE.tmp" \
-        "${MC_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$TMP/debootstrap.log" 2>&1; then
-        touch "$BASE.tmp/.complete"
-        mv "$BASE.tmp" "$BASE"
-        ok "debootstrap: Debian 12 minbase made in $((SECONDS - started)) s"
-    else
-        bad "debootstrap failed (network? MC_DEBIAN_MIRROR=...): $(tail -n 3 "$TMP/debootstrap.log")"
-        rm -rf "$BASE.tmp"
-        exit 1
-    fi
-fi
+debian_minbase "$CACHE"
+BASE=$MINBASE
 R=$TMP/root
 cp -a --reflink=auto "$BASE" "$R"
 rm -f "$R/.complete"
