@@ -369,22 +369,23 @@ cleanup_servers() {
 # target/package-test/; a suite works on a copy or an overlay of one, never
 # on the cached tree. A lock keeps two suites from making the same one.
 
-# The Debian 12 minbase with ca-certificates (the package's dependency):
-# sets MINBASE, made when missing (with an ok line saying how long it took).
+# The Debian 12 minbase with the package's dependencies (ca-certificates,
+# procps): sets MINBASE, made when missing or made with other packages
+# (.complete names them), with an ok line saying how long it took.
 debian_minbase() { # cache dir
-    local cache=$1 started lock
+    local cache=$1 started lock include=ca-certificates,procps
     MINBASE=$cache/bookworm-minbase
-    [ -f "$MINBASE/.complete" ] && return 0
+    [ "$(cat "$MINBASE/.complete" 2>/dev/null)" = "$include" ] && return 0
     mkdir -p "$cache"
     exec {lock}>"$cache/.lock"
     timeout 1200 flock "$lock" || { bad "could not lock $cache/.lock"; exit 1; }
-    if [ ! -f "$MINBASE/.complete" ]; then
+    if [ "$(cat "$MINBASE/.complete" 2>/dev/null)" != "$include" ]; then
         rm -rf "$MINBASE" "$MINBASE.tmp"
         started=$SECONDS
-        echo "# debootstrap --variant=minbase bookworm (once, cached in $MINBASE)"
-        if timeout 900 debootstrap --variant=minbase --include=ca-certificates bookworm "$MINBASE.tmp" \
+        echo "# debootstrap --variant=minbase --include=$include bookworm (once, cached in $MINBASE)"
+        if timeout 900 debootstrap --variant=minbase --include="$include" bookworm "$MINBASE.tmp" \
             "${MC_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$TMP/debootstrap.log" 2>&1; then
-            touch "$MINBASE.tmp/.complete"
+            echo "$include" >"$MINBASE.tmp/.complete"
             mv "$MINBASE.tmp" "$MINBASE"
             ok "debootstrap: Debian 12 minbase made in $((SECONDS - started)) s"
         else

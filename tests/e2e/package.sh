@@ -68,6 +68,10 @@ case ", $depends," in
     *", ca-certificates,"*) ok "Depends: ca-certificates (an https instance needs it): $depends" ;;
     *) bad "Depends: no ca-certificates: $depends" ;;
 esac
+case ", $depends," in
+    *", procps,"*) ok "Depends: procps (ExecReload= runs its /bin/kill): $depends" ;;
+    *) bad "Depends: no procps: $depends" ;;
+esac
 case "$depends" in
     *libc6*) ok "Depends: libc6 (found by cargo-deb)" ;;
     *) bad "Depends: no libc6: $depends" ;;
@@ -213,8 +217,8 @@ fi
 grep -E '^[WI]: ' "$TMP/lintian.out" | sed 's/^/# lintian: /' || true
 
 # --- 4. install, upgrade, remove, purge in a Debian 12 chroot ---------------------------------------
-# The cached minbase (with ca-certificates, the package's dependency) is
-# made once; every run copies it.
+# The cached minbase (with ca-certificates and procps, the package's
+# dependencies) is made once; every run copies it.
 debian_minbase "$CACHE"
 BASE=$MINBASE
 R=$TMP/root

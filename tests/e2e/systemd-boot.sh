@@ -3,8 +3,8 @@
 # Debian 12 booted in a container (systemd-nspawn -b):
 #
 #  1. the root file system: Debian 12 minbase (package.sh's, cached in
-#     target/package-test/) with systemd, dbus, procps and nginx-light
-#     added once and cached beside it; each run boots it with an overlay
+#     target/package-test/) with systemd, dbus and nginx-light added once
+#     and cached beside it; each run boots it with an overlay
 #     in memory (--volatile=overlay), so the cached tree stays as it was.
 #     The container shares the machine's network: the daemon inside
 #     reaches the stand-in Mastodon on 127.0.0.1, and nginx inside listens
@@ -146,17 +146,20 @@ else
     fi
 fi
 
-# Debian 12 with systemd, made from package.sh's minbase once. procps is
-# there as on every standard Debian system (priority important): the
-# unit's ExecReload= runs its /bin/kill. nginx-light is the blog's web
-# server, installed disabled and without its default site (port 80 is the
-# machine's), and without starting it (policy-rc.d).
+# Debian 12 with systemd, made once from package.sh's minbase (which has
+# the package's dependencies, procps for the unit's /bin/kill too; the
+# source install needs it as well). nginx-light is the blog's web server,
+# installed disabled and without its default site (port 80 is the
+# machine's), and without starting it (policy-rc.d). .complete names what
+# it was made of: remade when the minbase changes.
 debian_minbase "$CACHE"
 RFS=$CACHE/bookworm-systemd
-if [ ! -f "$RFS/.complete" ]; then
+ADDED="systemd systemd-sysv dbus nginx-light"
+made_of="$(cat "$MINBASE/.complete") + $ADDED"
+if [ "$(cat "$RFS/.complete" 2>/dev/null)" != "$made_of" ]; then
     exec {lock}>"$CACHE/.lock"
     timeout 1200 flock "$lock" || { bad "could not lock $CACHE/.lock"; exit 1; }
-    if [ ! -f "$RFS/.complete" ]; then
+    if [ "$(cat "$RFS/.complete" 2>/dev/null)" != "$made_of" ]; then
         started=$SECONDS
         rm -rf "$RFS" "$RFS.tmp"
         cp -a --reflink=auto "$MINBASE" "$RFS.tmp"
@@ -164,14 +167,14 @@ if [ ! -f "$RFS/.complete" ]; then
         printf '#!/bin/sh\nexit 101\n' >"$RFS.tmp/usr/sbin/policy-rc.d"
         chmod 0755 "$RFS.tmp/usr/sbin/policy-rc.d"
         if timeout 900 chroot "$RFS.tmp" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-            DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd systemd-sysv dbus procps nginx-light' \
+            DEBIAN_FRONTEND=noninteractive sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $ADDED" \
             >"$TMP/rootfs.log" 2>&1 \
             && timeout 60 chroot "$RFS.tmp" systemctl disable nginx.service >>"$TMP/rootfs.log" 2>&1; then
             rm -f "$RFS.tmp/usr/sbin/policy-rc.d" "$RFS.tmp/etc/nginx/sites-enabled/default"
             rm -rf "$RFS.tmp/var/cache/apt/archives/"*.deb
-            touch "$RFS.tmp/.complete"
+            echo "$made_of" >"$RFS.tmp/.complete"
             mv "$RFS.tmp" "$RFS"
-            ok "root file system: the minbase with systemd, dbus, procps and nginx-light, made in $((SECONDS - started)) s"
+            ok "root file system: the minbase with $ADDED, made in $((SECONDS - started)) s"
         else
             bad "root file system: apt-get install in the chroot failed (network?): $(tail -n 5 "$TMP/rootfs.log")"
             rm -rf "$RFS.tmp"
