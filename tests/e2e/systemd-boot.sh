@@ -396,6 +396,8 @@ auth_before=$(authorized)
 status=$(first_req "/2026/07/01/slow%2Dbread/comments.json")
 expect "$P: the first request through nginx starts the service: 200, 5 comments, MISS" \
     "200 5 MISS active" "$status $(comments) $(header X-Cache-Status) $(in_ct systemctl is-active mastodon-comments.service || true)"
+expect "$P: nginx's workers, which reached the socket, run as www-data" www-data \
+    "$(in_ct ps -o user= --ppid "$(prop nginx.service MainPID)" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 PID1=$(main_pid)
 expect "$P: the service runs the package's /usr/bin/mastodon-comments" /usr/bin/mastodon-comments "$(in_ct readlink "/proc/$PID1/exe")"
 expect "$P: straight over FastCGI: 200, 5 comments, max-age=600" "200 5 max-age=600" \
@@ -493,12 +495,17 @@ else
     bad "$P: state.json: $(in_ct ls -ln /var/lib/private/mastodon-comments/ 2>&1)"
 fi
 
-# Idle exit: the README's drop-in (--exit-idle-after, here 2s), then the
-# next request starts the service again.
-in_ct mkdir -p /etc/systemd/system/mastodon-comments.service.d
-printf '[Service]\nExecStart=\nExecStart=/usr/bin/mastodon-comments --exit-idle-after 2s /etc/mastodon-comments/config.json\n' \
-    | in_ct tee /etc/systemd/system/mastodon-comments.service.d/idle.conf >/dev/null
-in_ct systemctl daemon-reload
+# Idle exit: the README's drop-in (for the package's path, 2s for 10min),
+# then the next request starts the service again.
+block=$(readme_block "### 3. systemd units" 2)
+block=${block//\/usr\/local\/bin\//\/usr\/bin\/}
+block=${block//--exit-idle-after 10min/--exit-idle-after 2s}
+if in_src "$block" >"$TMP/idle.out" 2>&1 \
+    && in_ct systemctl show -p ExecStart --value mastodon-comments.service | grep -q 'argv\[\]=/usr/bin/mastodon-comments --exit-idle-after 2s '; then
+    ok "$P: the README's idle drop-in (--exit-idle-after 2s) in effect"
+else
+    bad "$P: the README's idle drop-in: $(cat "$TMP/idle.out") $(in_ct systemctl show -p ExecStart --value mastodon-comments.service)"
+fi
 expect "$P: idle drop-in: a request starts the service" "200 5 active" \
     "$(straight "$ARTICLE/comments.json") $(in_ct systemctl is-active mastodon-comments.service || true)"
 PID4=$(main_pid)
