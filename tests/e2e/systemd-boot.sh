@@ -4,13 +4,15 @@
 #
 #  1. the root file system: Debian 12 minbase (package.sh's, cached in
 #     target/package-test/) with systemd, dbus and nginx-light added once
-#     and cached beside it; each run boots it with an overlay
-#     in memory (--volatile=overlay), so the cached tree stays as it was.
+#     and cached beside it; each run boots it with an overlay in memory
+#     (--volatile=overlay), so the cached tree stays as it was. Commands
+#     run inside with nsenter (the machine need not run systemd itself).
 #     The container shares the machine's network: the daemon inside
 #     reaches the stand-in Mastodon on 127.0.0.1, and nginx inside listens
 #     on a free loopback port. The source tree is bound read-only at /src.
 #  2. the install from source, the README's commands run as they are
-#     (read from the README: the binary into /usr/local/bin, the config,
+#     (read from the README; the build, `cargo build --release --locked`,
+#     runs here: the binary into /usr/local/bin, the config,
 #     the token read from stdin, the units, enable --now, the nginx
 #     snippets into the blog's running nginx, `nginx -t && systemctl
 #     reload nginx`), with the README's checks: `--version`, `check`, the
@@ -31,8 +33,9 @@
 #     /var/lib/private/mastodon-comments owned by the dynamic user, the
 #     idle exit of the README's drop-in and the next request starting it
 #     again;
-#  4. `apt remove` stopping and disabling the units, `apt purge` leaving
-#     no unit, socket, config or state behind.
+#  4. `apt remove` stopping and masking the units (the config, token and
+#     state kept), `apt purge` leaving no unit, mask, enablement, socket,
+#     config or state behind.
 #
 # AppArmor (step 4 of the README) is not in it: a container cannot load a
 # profile (apparmor.sh checks the profile against the daemon's files).
