@@ -53,7 +53,7 @@ MC_BIN=${MC_BIN:-$ROOT/target/debug/mastodon-comments}
 case $MC_BIN in /*) ;; *) MC_BIN=$ROOT/$MC_BIN ;; esac
 . "$ROOT/tests/e2e/lib.sh"
 
-require_tools systemd-nspawn nsenter debootstrap chroot flock python3 curl timeout
+require_tools systemd-nspawn nsenter pgrep debootstrap chroot flock python3 curl timeout
 require_binary
 [ "$(id -u)" = 0 ] || { echo "systemd-boot.sh needs root (debootstrap, systemd-nspawn)" >&2; echo "0 passed, 1 failed"; exit 1; }
 
