@@ -518,7 +518,15 @@ fn memory_stays_bounded_while_proxying_large_images() {
         r#", "proxy_media": true, "timeout_seconds": 30"#,
     );
     let p = Proc::start(&cfg, &dir.path().join("state.json"), &dir.path().join("mc.sock"));
-    // The daemon makes its key at start; the test makes paths with it.
+    // The daemon makes its key at start, after it listens; the test makes
+    // paths with it once it is there (never a key of its own, which the
+    // daemon's would replace).
+    let key = dir.path().join("media.key");
+    let made_by = Instant::now() + Duration::from_secs(10);
+    while !key.exists() {
+        assert!(Instant::now() < made_by, "the daemon made no media key");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let idle_kib = p.status_field("VmRSS:");
     let get_all = |path: &str, want: u16| {
         let path = path_for(dir.path(), &host.url(path), Kind::Preview);
