@@ -1,17 +1,18 @@
 //! The common case of `content` without an HTML parser: the markup that
 //! Mastodon itself emits (paragraphs, line breaks, mentions, hashtags,
 //! links, a few inline tags), recognised exactly and written out the way
-//! ammonia writes it. Anything else (another tag or attribute, a comment,
+//! ammonia writes it, with its attributes already unquoted and the quotes
+//! of its text as references (as [`super::finish`] writes them). Anything else (another tag or attribute, a comment,
 //! an unusual reference, a misnested or unclosed tag, a control character)
 //! is not recognised, and the caller runs the full parser instead.
 //!
-//! The output must be what [`super::CONTENT`] makes of the same input,
-//! byte for byte: the property tests and the render fuzz target compare
+//! The output must be what [`super::clean_html_parsed`] makes of the same
+//! input, byte for byte: the property tests and the render fuzz target compare
 //! both on every input this accepts. It only ever gives up, never guesses.
 //! Parsing real threads, most replies take this path, five to ten times
 //! faster than building and serializing a DOM.
 
-use super::{LINK_REL, url};
+use super::{LINK_REL, push_unquoted_value, url};
 use crate::limits::MAX_URL_BYTES;
 
 /// Elements accepted, all of them phrasing content (allowed inside `<p>`
@@ -28,8 +29,9 @@ fn allowed_class(element: &str, class: &str) -> bool {
     }
 }
 
-/// Sanitized `html` as ammonia would serialize it, or `None` when the
-/// input is not of the simple kind this recognises.
+/// Sanitized `html` as ammonia would serialize it, written unquoted (see
+/// the module's doc), or `None` when the input is not of the simple kind
+/// this recognises.
 pub fn clean(html: &str) -> Option<String> {
     let mut out = String::with_capacity(html.len() + 64);
     let mut open: Vec<&str> = Vec::new();
@@ -83,9 +85,8 @@ pub fn clean(html: &str) -> Option<String> {
                 out.push_str(n);
                 attributes(n, attrs, &mut out)?;
                 if *n == "a" {
-                    out.push_str(" rel=\"");
-                    out.push_str(LINK_REL);
-                    out.push('"');
+                    out.push_str(" rel=");
+                    push_unquoted_value(LINK_REL, &mut out);
                 }
                 out.push('>');
             }
@@ -96,33 +97,36 @@ pub fn clean(html: &str) -> Option<String> {
 }
 
 /// Text: the references Mastodon writes decoded, then escaped again as
-/// html5ever does (`&`, `<`, `>` and no-break space as references).
+/// html5ever does (`&`, `<`, `>` and no-break space as references), and
+/// quotes as references as [`super::finish`] writes them.
 fn text(s: &str, out: &mut String) -> Option<()> {
     let mut rest = s;
-    while let Some(i) =
-        rest.find(|c: char| matches!(c, '&' | '>' | '\u{a0}' | '\u{feff}') || (c.is_control() && c != '\n'))
+    while let Some(i) = rest
+        .find(|c: char| matches!(c, '&' | '>' | '"' | '\'' | '\u{a0}' | '\u{feff}') || (c.is_control() && c != '\n'))
     {
         out.push_str(&rest[..i]);
         let c = rest[i..].chars().next()?;
         rest = &rest[i + c.len_utf8()..];
-        match c {
-            '>' => out.push_str("&gt;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
+        let c = match c {
             '&' => {
                 let (decoded, len) = reference(rest)?;
                 rest = &rest[len..];
-                match decoded {
-                    '&' => out.push_str("&amp;"),
-                    '<' => out.push_str("&lt;"),
-                    '>' => out.push_str("&gt;"),
-                    '\u{a0}' => out.push_str("&nbsp;"),
-                    c => out.push(c),
-                }
+                decoded
             }
+            '>' | '"' | '\'' | '\u{a0}' => c,
             // Tabs, carriage returns, NUL, a byte-order mark and the like:
             // the parser's rules.
             _ => return None,
-        }
+        };
+        out.push_str(match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&#39;",
+            // A no-break space, the one character left `reference` gives.
+            _ => "&nbsp;",
+        });
     }
     out.push_str(rest);
     Some(())
@@ -169,7 +173,9 @@ fn value(quoted: &str) -> Option<(String, &str)> {
 
 /// The attributes of one start tag: `href` made safe (an unsafe one is not
 /// recognised), `class` reduced to the allowed classes, `rel`, `target`
-/// and `translate` dropped; anything else is not recognised. Written in their order, double-quoted, as html5ever does.
+/// and `translate` dropped; anything else is not recognised. Written in
+/// their order as html5ever does, unquoted as [`super::finish`] writes
+/// them.
 fn attributes(element: &str, mut rest: &str, out: &mut String) -> Option<()> {
     let mut seen: Vec<&str> = Vec::new();
     loop {
@@ -196,39 +202,36 @@ fn attributes(element: &str, mut rest: &str, out: &mut String) -> Option<()> {
                 if safe.is_empty() {
                     return None;
                 }
-                out.push_str(" href=\"");
-                push_attribute_text(&safe, out);
-                out.push('"');
+                // `url`'s answer is ASCII without quotes, white space or
+                // angle brackets: html5ever would write its `&` as `&amp;`,
+                // and the rest is as `finish` unquotes any value.
+                out.push_str(" href=");
+                for (i, part) in safe.split('&').enumerate() {
+                    if i > 0 {
+                        out.push_str("&amp;");
+                    }
+                    push_unquoted_value(part, out);
+                }
             }
             // Kept, reduced to the allowed classes (possibly none), on the
             // elements that have some; dropped on the others.
             "class" if matches!(element, "a" | "span" | "p") => {
-                out.push_str(" class=\"");
+                // An empty value is the bare name. The allowed classes are
+                // letters and `-`: only the space between them is escaped.
+                out.push_str(" class");
                 let mut kept = v.split_ascii_whitespace().filter(|c| allowed_class(element, c));
                 if let Some(first) = kept.next() {
+                    out.push('=');
                     out.push_str(first);
                     for c in kept {
-                        out.push(' ');
+                        out.push_str("&#32;");
                         out.push_str(c);
                     }
                 }
-                out.push('"');
             }
             "class" => {}
             "rel" | "target" | "translate" => {}
             _ => return None,
-        }
-    }
-}
-
-/// An attribute value as html5ever escapes it inside double quotes.
-fn push_attribute_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
         }
     }
 }
@@ -327,8 +330,8 @@ mod tests {
     use super::super::{clean_html_parsed, url_parsed};
     use super::*;
 
-    /// Where the fast path answers, it answers what ammonia answers, byte
-    /// for byte: Mastodon's markup, and each edge where the two could part
+    /// Where the fast path answers, it answers what the parser path (ammonia,
+    /// then unquoted) answers, byte for byte: Mastodon's markup, and each edge where the two could part
     /// (misnesting, stray end tags, links in links, attributes where they
     /// are not allowed, classes, references, controls).
     #[test]
