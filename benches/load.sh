@@ -137,6 +137,11 @@ start_daemon() {
 }
 
 kib() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
+# The daemon's own pages (USS: private clean + private dirty) and its
+# proportional share (PSS), from smaps_rollup: VmRSS also counts, in full,
+# the shared libraries' pages every other program on the machine maps too.
+uss() { awk '/^Private_(Clean|Dirty):/ { k += $2 } END { print k + 0 }' "/proc/$1/smaps_rollup"; }
+pss() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
@@ -286,6 +291,7 @@ python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["comments"
 # the blocking threads gone (tokio keeps an idle one 10 s).
 sleep 11
 idle_answered_rss="$(kib "$main_pid" VmRSS)"
+idle_answered_uss="$(uss "$main_pid")"; idle_answered_pss="$(pss "$main_pid")"
 
 # (b) The identical bytes, static.
 body="$tmp/static$article/comments.json"
@@ -501,6 +507,7 @@ row "miss, root known, token, upstream +50ms (ms)" "$miss_known_ms" "< 1.2 x $up
 row "miss, root discovered, fresh daemon (ms)" "$miss_disc_ms" "(info)" "$((calls1 - calls0)) upstream calls"
 row "RSS idle after start (MiB)" "$idle_mib" "(info)" "before any request"
 row "RSS idle after a first answer (MiB)" "$idle_answered_mib" "<= 5" "$(ok "$idle_answered_rss" "<=" $((5 * 1024)))"
+row "  of it the daemon's own (USS) (MiB)" "$(mib "$idle_answered_uss")" "(info)" "PSS $(mib "$idle_answered_pss"); the rest is shared libraries' pages"
 row "RSS peak after the load (MiB)" "$peak_load_mib" "(info)" "now $(mib "$rss_after")"
 row "RSS peak, 300 MiB upstream body (MiB)" "$huge_mib" "< 64" \
     "$(ok "$huge_peak" "<" $((64 * 1024))) (HTTP $huge_status s, before $(mib "$huge_before"))"
