@@ -102,8 +102,11 @@ wait_for() {
     die "$what did not come up within 10 s (logs in $tmp)"
 }
 
+# The stand-in runs from a copy of the binary: sharing the daemon's file
+# would move the daemon's code pages out of its own (USS) figure.
 start_standin() { # name port [delay_ms]
-    "$bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$2" --delay-ms "${3:-0}" \
+    [ -x "$tmp/standin-bin" ] || cp "$bin" "$tmp/standin-bin"
+    "$tmp/standin-bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$2" --delay-ms "${3:-0}" \
         >"$tmp/$1.log" 2>&1 &
     pids+=($!)
     wait_for "stand-in $1" curl -sf --max-time 2 "http://127.0.0.1:$2/__stand-in/calls"
@@ -418,7 +421,7 @@ huge_peak="$(kib "$huge_pid" VmHWM)"
 # (h) A proxied image: a daemon with proxy_media, its instance a stand-in
 # that serves the scenario's pictures.
 pic_port="$(free_port)"
-"$bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$pic_port" --pictures >"$tmp/standin-pictures.log" 2>&1 &
+"$tmp/standin-bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$pic_port" --pictures >"$tmp/standin-pictures.log" 2>&1 &
 pids+=($!)
 wait_for "stand-in (pictures)" curl -sf --max-time 2 "http://127.0.0.1:$pic_port/__stand-in/calls"
 mkdir -p "$tmp/media"
