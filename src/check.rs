@@ -102,7 +102,7 @@ impl fmt::Display for Report {
 /// The command: prints the checklist, exits 0 when everything needed works.
 pub async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let report = check(config_path, &Env::from_process()).await;
-    print!("{report}");
+    crate::cli::write_stdout(&report.to_string())?;
     Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {

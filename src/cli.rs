@@ -286,6 +286,21 @@ fn stand_in(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
     })
 }
 
+/// Writes a command's output (`check`, `lookup`, `--help`) to stdout. A
+/// reader that stops early (`| head`, quitting `less`) closes the pipe:
+/// that ends the output quietly, as it does for other command-line tools,
+/// instead of the panic `print!` gives.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("cannot write to standard output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,7 @@ pub async fn run(config_path: &Path, state_path: Option<&Path>, article: &str) -
         .await;
     state.flush().await.context("cannot write the state file")?;
     let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or(serde_json::Value::Null);
-    println!("{}", serde_json::to_string_pretty(&body)?);
+    crate::cli::write_stdout(&(serde_json::to_string_pretty(&body)? + "\n"))?;
     let root = body["stats"]["root"].as_str().unwrap_or("");
     let found = if root.is_empty() {
         "no root post found".to_string()

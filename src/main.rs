@@ -21,10 +21,7 @@ fn main() -> ExitCode {
     };
     init_tracing(matches!(cli, Cli::Lookup { .. } | Cli::Check { .. }));
     let result = match cli {
-        Cli::Print(text) => {
-            print!("{text}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Cli::Print(text) => cli::write_stdout(&text).map(|()| ExitCode::SUCCESS),
         Cli::Lookup { config, state, path } => {
             runtime().and_then(|rt| rt.block_on(lookup::run(&config, state.as_deref(), &path)))
         }

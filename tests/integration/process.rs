@@ -455,6 +455,49 @@ fn check_prints_the_checklist_and_exits_by_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("check needs --config"));
 }
 
+/// `lookup` and `check` piped into a reader that stops early (`| head`,
+/// quitting `less`): the output ends quietly with the command's own exit
+/// status, not a panic about a broken pipe.
+#[test]
+fn lookup_and_check_into_a_closed_pipe_end_quietly() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (s, _c) = rt.block_on(standin("a-simple-thread", false));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &s.url(), "");
+    for args in [
+        vec!["lookup", "--config", "CFG", "/2026/07/01/slow-bread/"],
+        vec!["check", "--config", "CFG"],
+    ] {
+        let command = || {
+            let mut cmd = Command::new(binary());
+            for a in &args {
+                if *a == "CFG" {
+                    cmd.arg(&cfg);
+                } else {
+                    cmd.arg(a);
+                }
+            }
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd
+        };
+        // Read to the end: the exit status the command gives.
+        let whole = command().output().expect("run");
+        assert!(!whole.stdout.is_empty(), "{args:?} printed nothing");
+        let mut child = command().spawn().expect("spawn");
+        // The reader is gone before the command has asked the instance
+        // anything, so its first write meets a closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(out.status.code(), whole.status.code(), "{args:?}: {stderr}");
+    }
+}
+
 // ---------------------------------------------------------------------
 // Signals, memory, the state file, the notify protocol.
 
