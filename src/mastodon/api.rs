@@ -149,6 +149,10 @@ const NODEINFO_SCHEMAS: [&str; 2] = [
 /// Mastodon and GoToSocial serve).
 const LIST_PAGE: &str = "80";
 
+/// The interaction requests that are replies: what the daemon reads of
+/// the list, and what `check` asks for.
+const INTERACTION_REQUEST_KINDS: [(&str, &str); 3] =
+    [("replies", "true"), ("favourites", "false"), ("reblogs", "false")];
 impl Mastodon {
     /// The root status, undecoded: it is decoded with its context in one
     /// job (see `app`).
@@ -232,12 +236,8 @@ impl Mastodon {
         max_id: Option<&str>,
         deadline: Deadline,
     ) -> Result<Page<Vec<T>>, UpstreamError> {
-        let mut q = vec![
-            ("replies", "true"),
-            ("favourites", "false"),
-            ("reblogs", "false"),
-            ("limit", LIST_PAGE),
-        ];
+        let mut q = INTERACTION_REQUEST_KINDS.to_vec();
+        q.push(("limit", LIST_PAGE));
         if let Some(id) = max_id {
             q.push(("max_id", id));
         }
@@ -302,12 +302,8 @@ impl Mastodon {
     /// token, as the daemon asks: 403 is the token without
     /// `read:notifications` (GoToSocial), 404 a server without the list.
     pub(crate) async fn pending_probe(&self, deadline: Deadline) -> Result<(), UpstreamError> {
-        let q = [
-            ("replies", "true"),
-            ("favourites", "false"),
-            ("reblogs", "false"),
-            ("limit", "1"),
-        ];
+        let mut q = INTERACTION_REQUEST_KINDS.to_vec();
+        q.push(("limit", "1"));
         let path = Endpoint::InteractionRequests.path();
         self.get_bytes(&path, &q, Auth::Required, deadline).await.map(|_| ())
     }

@@ -363,6 +363,24 @@ cleanup_servers() {
     exit "$rc"
 }
 
+# The Debian package as `cargo deb` builds it from the source tree, into
+# $TMP; MC_DEB names one built already. Sets DEB.
+build_deb() {
+    if [ -n "${MC_DEB:-}" ]; then
+        DEB=$MC_DEB
+        return
+    fi
+    command -v cargo-deb >/dev/null || { bad "cargo-deb is not installed (scripts/deps: cargo install cargo-deb --locked)"; exit 1; }
+    local started=$SECONDS
+    if (cd "$ROOT" && timeout 1200 cargo deb --locked -o "$TMP/" >"$TMP/cargo-deb.log" 2>&1); then
+        DEB=$(ls "$TMP"/*.deb)
+        ok "cargo deb built $(basename "$DEB") ($((SECONDS - started)) s)"
+    else
+        bad "cargo deb: $(tail -n 5 "$TMP/cargo-deb.log")"
+        exit 1
+    fi
+}
+
 # --- Debian 12 root file systems (package.sh, systemd-boot.sh) -------------------
 #
 # Made once with debootstrap (the network is needed then) and cached under

@@ -42,19 +42,7 @@ VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -n 1)
 ARCH=$(dpkg --print-architecture)
 
 # --- 1. build and metadata ---------------------------------------------------------------------
-if [ -n "${MC_DEB:-}" ]; then
-    DEB=$MC_DEB
-else
-    command -v cargo-deb >/dev/null || { bad "cargo-deb is not installed (scripts/deps: cargo install cargo-deb --locked)"; exit 1; }
-    started=$SECONDS
-    if (cd "$ROOT" && timeout 1200 cargo deb --locked -o "$TMP/" >"$TMP/cargo-deb.log" 2>&1); then
-        DEB=$(ls "$TMP"/*.deb)
-        ok "cargo deb built $(basename "$DEB") ($((SECONDS - started)) s)"
-    else
-        bad "cargo deb: $(tail -n 5 "$TMP/cargo-deb.log")"
-        exit 1
-    fi
-fi
+build_deb
 [ "$(basename "$DEB")" = "mastodon-comments_${VERSION}-1_${ARCH}.deb" ] \
     && ok "file name mastodon-comments_${VERSION}-1_${ARCH}.deb" \
     || bad "file name $(basename "$DEB"), expected mastodon-comments_${VERSION}-1_${ARCH}.deb"

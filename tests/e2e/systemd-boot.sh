@@ -135,19 +135,7 @@ readme_nginx_line() { # heading
 }
 
 # --- 1. the package, the root file system, the stand-in, the boot -----------------------------
-if [ -n "${MC_DEB:-}" ]; then
-    DEB=$MC_DEB
-else
-    require_tools cargo-deb
-    started=$SECONDS
-    if (cd "$ROOT" && timeout 1200 cargo deb --locked -o "$TMP/" >"$TMP/cargo-deb.log" 2>&1); then
-        DEB=$(ls "$TMP"/*.deb)
-        ok "cargo deb: $(basename "$DEB") ($((SECONDS - started)) s)"
-    else
-        bad "cargo deb: $(tail -n 5 "$TMP/cargo-deb.log")"
-        exit 1
-    fi
-fi
+build_deb
 
 # Debian 12 with systemd, made once from package.sh's minbase (which has
 # the package's dependencies, procps for the unit's /bin/kill too; the
