@@ -97,7 +97,7 @@ const FRESH_SUFFIX: &[u8] = b",\"stale\":false}";
 const STALE_SUFFIX: &[u8] = b",\"stale\":true}";
 
 fn serialize(answer: &render::Answer) -> (Bytes, Bytes) {
-    let mut body = serde_json::to_vec(answer).unwrap_or_else(|_| b"{}".to_vec());
+    let mut body = answer.to_json();
     if body.last() == Some(&b'}') {
         body.pop();
         let mut stale = body.clone();

@@ -16,6 +16,8 @@ use crate::mastodon::model::{Account, Attachment, Context, Status};
 use crate::media::{self, Images, Kind};
 use crate::sanitize;
 
+mod json;
+
 /// The whole answer.
 #[derive(Debug, Serialize)]
 pub struct Answer<'a> {
@@ -591,7 +593,7 @@ pub fn from_upstream_json_with_images(
     match render(&status, &context, rules, None) {
         Ok(mut answer) => {
             answer.withheld += listed.dropped;
-            serde_json::to_vec(&answer)
+            Ok(answer.to_json())
         }
         Err(TooLong) => Ok(Vec::new()),
     }
