@@ -115,7 +115,7 @@ enum TokenState {
     None,
     Refused,
     /// Accepted; its account when it may read it (`read:accounts`).
-    Accepted(Option<Account>),
+    Accepted(Option<Account<'static>>),
 }
 
 /// Checks the set-up of `config_path`, reading what the daemon would read
@@ -304,7 +304,7 @@ fn userid(r: &mut Report, config: &Config, token: &TokenState) -> Option<String>
         _ => None,
     };
     match (&config.userid, account) {
-        (Some(u), Some(a)) if *u == a.id => {
+        (Some(u), Some(a)) if a.id == *u => {
             r.add(Mark::Ok, "userid", format!("{u} is the token's account"));
         }
         (Some(u), Some(a)) => {
@@ -337,7 +337,7 @@ fn userid(r: &mut Report, config: &Config, token: &TokenState) -> Option<String>
                     clip(&a.id, 40)
                 ),
             );
-            return Some(a.id.clone());
+            return Some(a.id.to_string());
         }
         (None, None) if !config.roots.is_empty() => {
             r.add(
@@ -470,7 +470,7 @@ async fn timeline(
     found
         .into_iter()
         .take(SHOWN_ANNOUNCEMENTS)
-        .filter_map(|(s, paths)| Some((paths.into_iter().next()?, s.id)))
+        .filter_map(|(s, paths)| Some((paths.into_iter().next()?, s.id.to_string())))
         .collect()
 }
 
@@ -482,7 +482,7 @@ async fn announcing_posts(
     userid: &str,
     missing: &mut Vec<(&'static str, &'static str)>,
     deadline: &impl Fn() -> Deadline,
-) -> Result<(usize, Vec<(model::Status, Vec<String>)>), String> {
+) -> Result<(usize, Vec<(model::Status<'static>, Vec<String>)>), String> {
     let (mut read, mut found) = (0usize, Vec::new());
     let mut max_id: Option<String> = None;
     for _ in 0..config.scan_pages.max(1) {

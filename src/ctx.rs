@@ -69,7 +69,7 @@ impl Ctx {
                         me.id,
                         me.acct
                     );
-                    Ok(me.id)
+                    Ok(me.id.to_string())
                 } else {
                     Err(UpstreamError::Body("verify_credentials without an account id".into()))
                 }

@@ -209,9 +209,12 @@ impl Mastodon {
     }
 
     /// The token's own account (the author, when the config names none).
-    pub async fn verify_credentials(&self, deadline: Deadline) -> Result<Account, UpstreamError> {
+    pub async fn verify_credentials(&self, deadline: Deadline) -> Result<Account<'static>, UpstreamError> {
         let path = Endpoint::VerifyCredentials.path();
-        Ok(self.get::<Account>(&path, &[], Auth::Required, deadline).await?.value)
+        Ok(self
+            .get::<Account<'static>>(&path, &[], Auth::Required, deadline)
+            .await?
+            .value)
     }
 
     /// One page of one of the author's lists, older than `max_id`.

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
@@ -262,7 +262,7 @@ impl Mastodon {
     /// GET an API path on the instance and decode its JSON (off the event
     /// loop when large, see `cpu`). This bounds bytes, concurrency, rate
     /// and time: nothing waits past `deadline`.
-    async fn get<T: DeserializeOwned + Send + 'static>(
+    async fn get<T: Deserialize<'static> + Send + 'static>(
         &self,
         path: &str,
         query: &[(&str, &str)],
@@ -498,8 +498,8 @@ pub(crate) async fn decode_list(
     bytes: Vec<u8>,
     deadline: Deadline,
     what: &'static str,
-    decode: fn(&[u8]) -> Result<model::Listed, serde_json::Error>,
-) -> Result<model::Listed, UpstreamError> {
+    decode: fn(&[u8]) -> Result<model::Listed<'static>, serde_json::Error>,
+) -> Result<model::Listed<'static>, UpstreamError> {
     let listed = match cpu::run(bytes.len(), deadline, move || decode(&bytes)).await {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return Err(UpstreamError::Body(e.to_string())),
@@ -517,11 +517,11 @@ pub(crate) async fn decode_list(
 }
 
 /// Decodes an answer's JSON; large bodies off the event loop.
-pub(crate) async fn decode<T: DeserializeOwned + Send + 'static>(
+pub(crate) async fn decode<T: Deserialize<'static> + Send + 'static>(
     bytes: Vec<u8>,
     deadline: Deadline,
 ) -> Result<T, UpstreamError> {
-    match cpu::run(bytes.len(), deadline, move || model::from_json::<T>(&bytes)).await {
+    match cpu::run(bytes.len(), deadline, move || model::from_json_owned::<T>(&bytes)).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(UpstreamError::Body(e.to_string())),
         Err(JobError::Expired) => Err(UpstreamError::Timeout),

@@ -58,7 +58,7 @@ impl Images {
 
     /// The declared custom emoji with proxied URLs; the image each would
     /// have shown (the static one when safe, else the animated one).
-    pub fn emojis<'a>(&self, emojis: &'a [Emoji]) -> Cow<'a, [Emoji]> {
+    pub fn emojis<'a>(&self, emojis: &'a [Emoji<'a>]) -> Cow<'a, [Emoji<'a>]> {
         if emojis.is_empty() {
             return Cow::Borrowed(emojis);
         }
@@ -73,8 +73,8 @@ impl Images {
                     let proxied = self.url(&direct, Kind::Icon);
                     Emoji {
                         shortcode: e.shortcode.clone(),
-                        url: proxied.clone(),
-                        static_url: proxied,
+                        url: proxied.clone().into(),
+                        static_url: proxied.into(),
                     }
                 })
                 .collect(),
@@ -83,7 +83,7 @@ impl Images {
 }
 
 /// The emoji as declared, or proxied.
-pub fn emojis<'a>(images: Option<&Images>, emojis: &'a [Emoji]) -> Cow<'a, [Emoji]> {
+pub fn emojis<'a>(images: Option<&Images>, emojis: &'a [Emoji<'a>]) -> Cow<'a, [Emoji<'a>]> {
     match images {
         Some(i) => i.emojis(emojis),
         None => Cow::Borrowed(emojis),
@@ -126,7 +126,7 @@ mod tests {
     fn emoji_keep_their_shortcode_and_show_the_image_they_would_have() {
         let key = Key::ephemeral().expect("key");
         let images = Images::new(key.clone(), &Url::parse("https://b.example").expect("url"), "/m/");
-        let e = |code: &str, url: &str, static_url: &str| Emoji {
+        let e = |code: &'static str, url: &'static str, static_url: &'static str| Emoji {
             shortcode: code.into(),
             url: url.into(),
             static_url: static_url.into(),

@@ -195,7 +195,7 @@ pub fn render<'a>(
             favs: root.favourites_count,
             replies: comments.len(),
             url: sanitize::url(root.url.as_deref().unwrap_or(&root.uri)),
-            root: root.id.clone(),
+            root: root.id.to_string(),
         },
         comments: Some(comments),
         withheld,
@@ -215,15 +215,17 @@ fn publishable(s: &Status, rules: Rules<'_>) -> bool {
     // Not for logged-out visitors on the server itself: local-only posts
     // (GoToSocial, glitch-soc, Hometown), replies awaiting the author's
     // approval (GoToSocial: its list, and its note as a second line).
-    if s.local_only == Some(true) || rules.pending.contains(&s.id) || pending_note(&s.content) {
+    if s.local_only == Some(true) || rules.pending.contains(s.id.as_str()) || pending_note(&s.content) {
         return false;
     }
     if thread_filters(s).any(|f| f.filter_action == "hide") {
         return false;
     }
-    if policy.hidden_statuses.contains(&s.id)
-        || policy.hidden_statuses.contains(&s.uri)
-        || s.url.as_ref().is_some_and(|u| policy.hidden_statuses.contains(u))
+    if policy.hidden_statuses.contains(s.id.as_str())
+        || policy.hidden_statuses.contains(s.uri.as_str())
+        || s.url
+            .as_ref()
+            .is_some_and(|u| policy.hidden_statuses.contains(u.as_str()))
     {
         return false;
     }
@@ -240,7 +242,7 @@ fn publishable(s: &Status, rules: Rules<'_>) -> bool {
     {
         return false;
     }
-    let by_author = rules.author.is_some_and(|u| u == s.account.id);
+    let by_author = rules.author.is_some_and(|u| s.account.id == u);
     if policy.approve_only && !by_author && s.favourited != Some(true) {
         return false;
     }
@@ -257,7 +259,7 @@ pub(crate) fn full_acct(a: &Account, instance_host: &str) -> (String, String) {
 /// A thread's replies, one per id (the last one sent wins), and who
 /// answers whom.
 struct Thread<'a> {
-    nodes: Vec<&'a Status>,
+    nodes: Vec<&'a Status<'a>>,
     /// The index of each node's parent; `None` when it answers the root,
     /// or a status that is not in the thread (deleted, never sent).
     parent: Vec<Option<usize>>,
@@ -457,7 +459,7 @@ fn comment<'a>(s: &Status, author: Arc<Author>, reply_to: &'a str, root_id: &'a 
 
 /// The author's filters that matched and apply to a thread: Mastodon sends
 /// every match whatever the filter's context.
-fn thread_filters(s: &Status) -> impl Iterator<Item = &crate::mastodon::model::Filter> {
+fn thread_filters<'s>(s: &'s Status<'_>) -> impl Iterator<Item = &'s crate::mastodon::model::Filter<'s>> {
     s.filtered
         .iter()
         .filter_map(|f| f.filter.as_ref())
@@ -492,12 +494,12 @@ fn quote_link(q: &crate::mastodon::model::Quote, rules: Rules<'_>) -> Option<Quo
             .iter()
             .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
     };
-    let hidden = rules.policy.hidden_statuses.contains(&quoted.id)
-        || rules.policy.hidden_statuses.contains(&quoted.uri)
+    let hidden = rules.policy.hidden_statuses.contains(quoted.id.as_str())
+        || rules.policy.hidden_statuses.contains(quoted.uri.as_str())
         || quoted
             .url
             .as_ref()
-            .is_some_and(|u| rules.policy.hidden_statuses.contains(u));
+            .is_some_and(|u| rules.policy.hidden_statuses.contains(u.as_str()));
     if !visible
         || quoted.local_only == Some(true)
         || account.limited
@@ -610,6 +612,7 @@ pub(crate) fn normalise_date(s: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::mastodon::model::Emoji;
+    use serde::Deserialize;
 
     #[test]
     fn dates_are_strict_and_normalised() {
@@ -625,8 +628,8 @@ mod tests {
         assert_eq!(normalise_date(""), None);
     }
 
-    fn status(id: &str, parent: Option<&str>) -> Status {
-        serde_json::from_value(serde_json::json!({
+    fn status(id: &str, parent: Option<&str>) -> Status<'static> {
+        Status::deserialize(serde_json::json!({
             "id": id, "in_reply_to_id": parent, "visibility": "public", "account": {}
         }))
         .expect("status")
@@ -670,7 +673,7 @@ mod tests {
         }
     }
 
-    fn private(id: &str, parent: Option<&str>) -> Status {
+    fn private(id: &str, parent: Option<&str>) -> Status<'static> {
         let mut s = status(id, parent);
         s.visibility = "private".into();
         s
@@ -709,7 +712,7 @@ mod tests {
     }
 
     /// A chain of `n` replies, each answering the one before.
-    fn chain(n: usize) -> Context {
+    fn chain(n: usize) -> Context<'static> {
         let descendants = (2..n + 2)
             .map(|i| status(&i.to_string(), Some(&(i - 1).to_string())))
             .collect();
@@ -800,7 +803,7 @@ mod tests {
             ("<b>", "unknown"),
             ("", "unknown"),
         ] {
-            let a: Attachment = serde_json::from_value(serde_json::json!({ "type": kind })).expect("attachment");
+            let a = Attachment::deserialize(serde_json::json!({ "type": kind })).expect("attachment");
             assert_eq!(attachment(&a, None).kind, want, "{kind:?}");
         }
     }
@@ -813,8 +816,8 @@ mod tests {
         let key = crate::media::Key::ephemeral().expect("key");
         let blog = url::Url::parse("https://blog.example").expect("url");
         let images = Images::new(key.clone(), &blog, "/m/");
-        let a = |kind: &str| -> Attachment {
-            serde_json::from_value(serde_json::json!({ "type": kind, "url": "https://far.example/i.png" }))
+        let a = |kind: &str| -> Attachment<'static> {
+            Attachment::deserialize(serde_json::json!({ "type": kind, "url": "https://far.example/i.png" }))
                 .expect("attachment")
         };
         let m = attachment(&a("image"), Some(&images));
@@ -835,8 +838,8 @@ mod tests {
     fn each_display_name_shows_its_own_accounts_emoji() {
         let emoji = |host: &str| Emoji {
             shortcode: "blob".into(),
-            url: format!("https://{host}/blob.png"),
-            static_url: format!("https://{host}/blob.png"),
+            url: format!("https://{host}/blob.png").into(),
+            static_url: format!("https://{host}/blob.png").into(),
         };
         let mut a = status("2", Some("1"));
         a.account.display_name = "Sam :blob:".into();
@@ -895,8 +898,8 @@ mod tests {
 
     /// A reply quoting post 5 of q@a.far.example, with Mastodon's fallback
     /// paragraph before its own text.
-    fn quoting(quoted: serde_json::Value) -> Status {
-        serde_json::from_value(serde_json::json!({
+    fn quoting(quoted: serde_json::Value) -> Status<'static> {
+        Status::deserialize(serde_json::json!({
             "id": "2", "in_reply_to_id": "1", "visibility": "public", "account": {},
             "content": "<p class=\"quote-inline\">RE: <a href=\"https://far.example/@q/5\">https://far.example/@q/5</a></p><p>mine</p>",
             "quote": { "state": "accepted", "quoted_status": quoted },
@@ -1042,8 +1045,8 @@ mod tests {
     /// to hide; media alone do not make a reply sensitive.
     #[test]
     fn blur_makes_a_reply_with_media_sensitive() {
-        let reply = |media: bool, blur: bool| -> Status {
-            serde_json::from_value(serde_json::json!({
+        let reply = |media: bool, blur: bool| -> Status<'static> {
+            Status::deserialize(serde_json::json!({
                 "id": "2", "in_reply_to_id": "1", "visibility": "public", "account": {},
                 "media_attachments": if media {
                     serde_json::json!([{ "type": "image", "url": "https://far.example/i.png" }])

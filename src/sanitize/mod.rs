@@ -366,7 +366,7 @@ fn emoji_src(e: &Emoji) -> String {
 mod tests {
     use super::*;
 
-    fn emoji(code: &str, url: &str) -> Emoji {
+    fn emoji<'a>(code: &'a str, url: &'a str) -> Emoji<'a> {
         Emoji {
             shortcode: code.into(),
             url: url.into(),

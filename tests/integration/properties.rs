@@ -177,13 +177,13 @@ fn nasty_url() -> impl Strategy<Value = String> {
     (scheme, host, nasty()).prop_map(|(s, h, p)| format!("{s}{h}/{p}"))
 }
 
-fn emojis() -> impl Strategy<Value = Vec<Emoji>> {
+fn emojis() -> impl Strategy<Value = Vec<Emoji<'static>>> {
     let code = prop::sample::select(vec!["blob", "evil", "ok_2", "", "a b", "x\"y", "blob:"]);
     prop::collection::vec(
         (code, nasty_url(), nasty_url()).prop_map(|(c, u, s)| Emoji {
-            shortcode: c.to_string(),
-            url: u,
-            static_url: s,
+            shortcode: c.to_string().into(),
+            url: u.into(),
+            static_url: s.into(),
         }),
         0..3,
     )
@@ -300,7 +300,7 @@ fn status(id: String, parent: Option<String>) -> impl Strategy<Value = Value> {
     let emoji_json = || {
         emojis().prop_map(|es| {
             es.into_iter()
-                .map(|e| json!({"shortcode": e.shortcode, "url": e.url, "static_url": e.static_url}))
+                .map(|e| json!({"shortcode": e.shortcode.as_str(), "url": e.url.as_str(), "static_url": e.static_url.as_str()}))
                 .collect::<Vec<_>>()
         })
     };
