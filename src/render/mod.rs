@@ -175,7 +175,9 @@ pub fn render<'a>(
     let shown: Vec<bool> = thread.nodes.iter().map(|s| publishable(s, rules)).collect();
     let parents = thread.visible_parents(&shown);
 
-    let mut comments = BTreeMap::new();
+    // Collected, then sorted once: a thread usually arrives in id order,
+    // which the sort only has to confirm.
+    let mut comments = Vec::with_capacity(thread.nodes.len());
     let mut authors = AuthorCache::default();
     for (i, s) in thread.nodes.iter().enumerate() {
         if !shown[i] {
@@ -186,8 +188,9 @@ pub fn render<'a>(
         }
         let reply_to = parents[i].map_or(root.id.as_str(), |p| thread.nodes[p].id.as_str());
         let author = authors.get(&s.account, rules.policy.images.as_deref());
-        comments.insert(s.id.as_str(), comment(s, author, reply_to, &root.id, rules));
+        comments.push((s.id.as_str(), comment(s, author, reply_to, &root.id, rules)));
     }
+    let comments: BTreeMap<&str, Comment> = comments.into_iter().collect();
     let withheld = context.descendants.len() - comments.len();
     Ok(Answer {
         stats: Stats {
@@ -348,14 +351,16 @@ impl<'a> Thread<'a> {
 }
 
 /// Each author's fields, sanitized once per render: long threads are a
-/// few people answering each other.
+/// few people answering each other. Found by `acct` (short, so cheap to
+/// hash), then taken only when every field is the same, so two accounts
+/// that claim one `acct` each still show their own.
 #[derive(Default)]
 struct AuthorCache<'a> {
-    seen: HashMap<AuthorKey<'a>, Arc<Author>>,
+    seen: HashMap<&'a str, (AuthorKey<'a>, Arc<Author>)>,
 }
 
 /// Every field an [`Author`] is made from (but emoji, see below).
-#[derive(PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq)]
 struct AuthorKey<'a> {
     display_name: &'a str,
     username: &'a str,
@@ -382,10 +387,14 @@ impl<'a> AuthorCache<'a> {
             acct: &a.acct,
             bot: a.bot,
         };
-        self.seen
-            .entry(key)
-            .or_insert_with(|| Arc::new(author(a, images)))
-            .clone()
+        match self.seen.get(a.acct.as_str()) {
+            Some((seen, made)) if *seen == key => made.clone(),
+            _ => {
+                let made = Arc::new(author(a, images));
+                self.seen.insert(&a.acct, (key, made.clone()));
+                made
+            }
+        }
     }
 }
 
@@ -864,6 +873,44 @@ mod tests {
             c["3"].author.display_name.contains("src=https://b.example/blob.png"),
             "{}",
             c["3"].author.display_name
+        );
+    }
+
+    /// Authors are sanitized once per render, but never mixed up: two
+    /// accounts that claim the same `acct` (a hostile server's) each show
+    /// their own name, avatar and link, in any order.
+    #[test]
+    fn accounts_sharing_an_acct_each_show_their_own_fields() {
+        let one = |id: &str, name: &str, avatar: &str| {
+            let mut s = status(id, Some("1"));
+            s.account.acct = "same@far.example".into();
+            s.account.display_name = name.to_string().into();
+            s.account.avatar = avatar.to_string().into();
+            s
+        };
+        let context = Context {
+            descendants: vec![
+                one("2", "First", "https://far.example/1.png"),
+                one("3", "First", "https://far.example/1.png"),
+                one("4", "Second", "https://far.example/2.png"),
+                one("5", "First", "https://far.example/1.png"),
+                one("6", "First", "https://far.example/3.png"),
+            ],
+        };
+        let config = Config::for_instance(url::Url::parse("https://m.example").expect("url"));
+        let policy = Policy::from_config(&config);
+        let root = status("1", None);
+        let answer = render(&root, &context, rules(&policy), None).expect("rendered");
+        let c = answer.comments.expect("comments");
+        let shown = |id: &str| (c[id].author.display_name.as_str(), c[id].author.avatar.as_str());
+        assert_eq!(shown("2"), ("First", "https://far.example/1.png"));
+        assert_eq!(shown("3"), ("First", "https://far.example/1.png"));
+        assert_eq!(shown("4"), ("Second", "https://far.example/2.png"));
+        assert_eq!(shown("5"), ("First", "https://far.example/1.png"));
+        assert_eq!(shown("6"), ("First", "https://far.example/3.png"));
+        assert!(
+            Arc::ptr_eq(&c["2"].author, &c["3"].author),
+            "the same author is made once"
         );
     }
 
