@@ -172,9 +172,10 @@ pub struct Status<'a> {
     /// true, glitch-soc only on local posts).
     #[serde(default, deserialize_with = "null_default")]
     pub local_only: Option<bool>,
-    /// Mastodon 4.4+: the post this one quotes, and whether it may.
+    /// Mastodon 4.4+: the post this one quotes, and whether it may. Boxed:
+    /// rare, and as large as the rest of the status.
     #[serde(borrow, default, deserialize_with = "null_default")]
-    pub quote: Option<Quote<'a>>,
+    pub quote: Option<Box<Quote<'a>>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,7 +8,7 @@
 //! order and escapes), which the tests check, so existing page scripts
 //! and cached copies see no difference.
 
-use super::{Answer, Author, Comment, Media, QuoteLink, Stats};
+use super::{Answer, Author, Comment, Comments, Media, QuoteLink, Stats};
 
 impl Answer<'_> {
     /// The answer as compact JSON.
@@ -42,7 +42,7 @@ impl Answer<'_> {
     /// grows at most once or twice instead of copying itself a dozen times.
     fn json_size_hint(&self) -> usize {
         const PER_COMMENT: usize = 400;
-        let comments = self.comments.iter().flatten().map(|(id, c)| {
+        let comments = self.comments.iter().flat_map(Comments::iter).map(|(id, c)| {
             let media: usize = c
                 .media
                 .iter()
@@ -344,7 +344,12 @@ mod tests {
         ) {
             let (ids, comments): (Vec<String>, Vec<Comment<'static>>) = comments.into_iter().unzip();
             let answer = Answer {
-                comments: (!no_root).then(|| ids.iter().map(String::as_str).zip(comments).collect()),
+                comments: (!no_root).then(|| {
+                    let mut c: Vec<(&str, Comment)> = ids.iter().map(String::as_str).zip(comments).collect();
+                    c.sort_by(|a, b| a.0.cmp(b.0));
+                    c.dedup_by(|a, b| a.0 == b.0);
+                    Comments(c)
+                }),
                 stats: Stats { reblogs, favs, replies, url, root },
                 withheld,
             };

@@ -4,7 +4,7 @@
 //! The shape and field names are the Go original's, so existing page
 //! scripts keep working; everything after them is additive.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -23,10 +23,57 @@ mod json;
 pub struct Answer<'a> {
     /// `null` when the article has no root (Go contract). Borrowed from the
     /// thread it was made of: rendered and serialized in one go.
-    pub comments: Option<BTreeMap<&'a str, Comment<'a>>>,
+    pub comments: Option<Comments<'a>>,
     pub stats: Stats,
     /// Replies not shown (private, blocked, hidden, unapproved): a count only.
     pub withheld: usize,
+}
+
+/// The shown replies by id, in id order: the answer's `comments` object,
+/// its keys sorted as the Go original's map. Sorted once, as a list.
+#[derive(Debug, Default)]
+pub struct Comments<'a>(Vec<(&'a str, Comment<'a>)>);
+
+impl<'a> Comments<'a> {
+    pub fn get(&self, id: &str) -> Option<&Comment<'a>> {
+        let at = self.0.binary_search_by(|(k, _)| (*k).cmp(id)).ok()?;
+        Some(&self.0[at].1)
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<Comment<'a>> {
+        let at = self.0.binary_search_by(|(k, _)| (*k).cmp(id)).ok()?;
+        Some(self.0.remove(at).1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// In id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &Comment<'a>)> {
+        self.0.iter().map(|(k, c)| (*k, c))
+    }
+}
+
+impl<'a> std::ops::Index<&str> for Comments<'a> {
+    type Output = Comment<'a>;
+    /// Panics when there is no such comment, as a map's index does.
+    fn index(&self, id: &str) -> &Comment<'a> {
+        match self.get(id) {
+            Some(c) => c,
+            None => panic!("no comment {id:?}"),
+        }
+    }
+}
+
+impl Serialize for Comments<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, c)| (k, c)))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -175,22 +222,22 @@ pub fn render<'a>(
     let shown: Vec<bool> = thread.nodes.iter().map(|s| publishable(s, rules)).collect();
     let parents = thread.visible_parents(&shown);
 
-    // Collected, then sorted once: a thread usually arrives in id order,
-    // which the sort only has to confirm.
-    let mut comments = Vec::with_capacity(thread.nodes.len());
+    // Made in id order (the ids are unique, see `Thread::new`), so the
+    // answer's keys need no sorting afterwards.
+    let mut order: Vec<usize> = (0..thread.nodes.len()).filter(|&i| shown[i]).collect();
+    order.sort_unstable_by(|&a, &b| thread.nodes[a].id.as_str().cmp(thread.nodes[b].id.as_str()));
+    let mut comments = Vec::with_capacity(order.len());
     let mut authors = AuthorCache::default();
-    for (i, s) in thread.nodes.iter().enumerate() {
-        if !shown[i] {
-            continue;
-        }
-        if until.is_some_and(|u| i % limits::RENDER_CHECK_EVERY == 0 && std::time::Instant::now() >= u) {
+    for (done, &i) in order.iter().enumerate() {
+        let s = thread.nodes[i];
+        if until.is_some_and(|u| done % limits::RENDER_CHECK_EVERY == 0 && std::time::Instant::now() >= u) {
             return Err(TooLong);
         }
         let reply_to = parents[i].map_or(root.id.as_str(), |p| thread.nodes[p].id.as_str());
         let author = authors.get(&s.account, rules.policy.images.as_deref());
         comments.push((s.id.as_str(), comment(s, author, reply_to, &root.id, rules)));
     }
-    let comments: BTreeMap<&str, Comment> = comments.into_iter().collect();
+    let comments = Comments(comments);
     let withheld = context.descendants.len() - comments.len();
     Ok(Answer {
         stats: Stats {
@@ -478,7 +525,10 @@ fn thread_filters<'s>(s: &'s Status<'_>) -> impl Iterator<Item = &'s crate::mast
 /// GoToSocial's note in a reply awaiting the author's approval (shown to
 /// the author only): the class of its system message, inside a tag.
 fn pending_note(content: &str) -> bool {
-    content.match_indices("gts-pending-reply").any(|(at, _)| {
+    // Asked of every reply: the searcher is built once.
+    static CLASS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("gts-pending-reply"));
+    CLASS.find_iter(content.as_bytes()).any(|at| {
         let before = &content[..at];
         before.rfind('<') > before.rfind('>')
     })
@@ -613,7 +663,15 @@ pub fn from_upstream_json_with_images(
 /// Strict RFC 3339 in, `YYYY-MM-DDTHH:MM:SS.mmmZ` out; anything else is
 /// not a date (and never reaches the page raw).
 pub(crate) fn normalise_date(s: &str) -> Option<String> {
-    let t = humantime::parse_rfc3339(s.trim()).ok()?;
+    let s = s.trim();
+    let t = humantime::parse_rfc3339(s).ok()?;
+    // Mastodon already writes the normal form: a date the parser took that
+    // has its shape (and no leap second, which the parser turns into :59)
+    // is its own normal form, without formatting it again.
+    let b = s.as_bytes();
+    if b.len() == 24 && b[19] == b'.' && b[23] == b'Z' && &b[17..19] != b"60" {
+        return Some(s.to_string());
+    }
     Some(humantime::format_rfc3339_millis(t).to_string())
 }
 
@@ -635,6 +693,29 @@ mod tests {
         );
         assert_eq!(normalise_date(r#"2026-07-01T08:41:05.000Z"><script>"#), None);
         assert_eq!(normalise_date(""), None);
+        // Already normal: the same; a leap second as the parser reads it.
+        assert_eq!(
+            normalise_date(" 2026-07-01T08:41:05.123Z\n").as_deref(),
+            Some("2026-07-01T08:41:05.123Z")
+        );
+        assert_eq!(
+            normalise_date("2026-06-30T23:59:60.500Z").as_deref(),
+            Some("2026-06-30T23:59:59.500Z")
+        );
+        for not_normal in [
+            "2026-07-01t08:41:05.123z",
+            "2026-07-01T08:41:05.1234Z",
+            "2026-07-01T10:41:05.123+02:00",
+        ] {
+            assert_eq!(
+                normalise_date(not_normal).as_deref(),
+                humantime::parse_rfc3339(not_normal)
+                    .ok()
+                    .map(|t| humantime::format_rfc3339_millis(t).to_string())
+                    .as_deref(),
+                "{not_normal}"
+            );
+        }
     }
 
     fn status(id: &str, parent: Option<&str>) -> Status<'static> {
@@ -714,7 +795,7 @@ mod tests {
         assert_eq!(parent("6"), "5");
         assert_eq!(parent("8"), "1");
         for hidden in ["3", "4", "7"] {
-            assert!(!c.contains_key(hidden), "{hidden}");
+            assert!(c.get(hidden).is_none(), "{hidden}");
         }
         assert_eq!(c.len(), 4);
         assert_eq!(a.withheld, 4);
