@@ -38,30 +38,13 @@ impl Answer<'_> {
         out
     }
 
-    /// Close to the final size (strings rarely need escapes), so the output
-    /// grows at most once or twice instead of copying itself a dozen times.
+    /// Close to the final size (a reply's fields but its text are short
+    /// and alike), so the buffer grows at most once instead of copying
+    /// itself a dozen times.
     fn json_size_hint(&self) -> usize {
-        const PER_COMMENT: usize = 400;
-        let comments = self.comments.iter().flat_map(Comments::iter).map(|(id, c)| {
-            let media: usize = c
-                .media
-                .iter()
-                .map(|m| m.url.len() + m.preview_url.len() + m.description.len() + 64)
-                .sum();
-            id.len()
-                + c.toot.len()
-                + c.url.len()
-                + c.reply_to.len()
-                + c.root.len()
-                + c.spoiler_text.len()
-                + c.author.display_name.len()
-                + c.author.avatar.len()
-                + c.author.url.len()
-                + c.author.acct.len()
-                + media
-                + PER_COMMENT
-        });
-        comments.sum::<usize>() + 256
+        const PER_COMMENT: usize = 640;
+        let comments = self.comments.iter().flat_map(Comments::iter);
+        comments.map(|(_, c)| c.toot.len() + PER_COMMENT).sum::<usize>() + 256
     }
 }
 
@@ -266,6 +249,46 @@ mod tests {
             number(&mut out, n);
             assert_eq!(out, serde_json::to_vec(&n).expect("number"));
         }
+    }
+
+    /// The buffer is sized close to the answer a real thread makes: not
+    /// smaller (it would grow and copy itself), not twice as large.
+    #[test]
+    fn the_buffer_is_sized_close_to_the_answer() {
+        let reply = |i: usize| Comment {
+            author: std::sync::Arc::new(Author {
+                display_name: format!("Person {i}"),
+                avatar: format!("https://files.mastodon.example/cache/accounts/avatars/{i}/original/a.png"),
+                url: format!("https://social{i}.example/@u{i}"),
+                acct: format!("u{i}@social{i}.example"),
+                bot: false,
+            }),
+            toot: format!("<p>Reply {i}: {}</p>", "that is a fair point. ".repeat(i % 7)),
+            date: "2026-07-29T14:10:22.105Z".into(),
+            url: format!("https://social{i}.example/users/u{i}/statuses/2000000000000{i:05}"),
+            reply_to: "117002443161611776",
+            root: "117002443161611776",
+            edited: None,
+            spoiler_text: String::new(),
+            sensitive: false,
+            media: Vec::new(),
+            favs: 1,
+            reblogs: 0,
+            quote: None,
+        };
+        let ids: Vec<String> = (0..200).map(|i| format!("2000000000000{i:05}")).collect();
+        let answer = Answer {
+            comments: Some(Comments(
+                ids.iter().enumerate().map(|(i, id)| (id.as_str(), reply(i))).collect(),
+            )),
+            stats: Stats::default(),
+            withheld: 0,
+        };
+        let (hint, written) = (answer.json_size_hint(), answer.to_json().len());
+        assert!(
+            written <= hint && hint < 2 * written,
+            "{written} bytes written, {hint} reserved"
+        );
     }
 
     /// Any text, with every character that is escaped likely.

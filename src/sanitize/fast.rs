@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use super::{LINK_REL, push_unquoted_value, url};
+use super::{LINK_REL_UNQUOTED, push_unquoted_value, url};
 use crate::limits::MAX_URL_BYTES;
 
 /// Elements accepted, all of them phrasing content (allowed inside `<p>`
@@ -88,7 +88,7 @@ pub fn clean(html: &str) -> Option<String> {
                 attributes(n, attrs, &mut out)?;
                 if *n == "a" {
                     out.push_str(" rel=");
-                    push_unquoted_value(LINK_REL, &mut out);
+                    out.push_str(LINK_REL_UNQUOTED);
                 }
                 out.push('>');
             }

@@ -26,6 +26,8 @@ mod fast;
 /// The `rel` every link in a comment gets: no referrer, no `window.opener`,
 /// no search-engine credit for spam.
 pub const LINK_REL: &str = "nofollow noopener noreferrer ugc";
+/// [`LINK_REL`] as [`push_unquoted_value`] writes it, for every link.
+const LINK_REL_UNQUOTED: &str = "nofollow&#32;noopener&#32;noreferrer&#32;ugc";
 
 /// Mastodon's own output tags only; built once.
 static CONTENT: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -299,8 +301,14 @@ fn push_unquoted_tag(tag: &str, out: &mut String) {
 /// as a character reference. `&` is left as is: it only ever starts a
 /// reference in serialized HTML and in [`url`]'s output (`&amp;`).
 fn push_unquoted_value(value: &str, out: &mut String) {
+    // Most values (URLs, class names) hold none of them: copied whole.
+    let bytes = value.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| UNQUOTED_ESCAPE[b as usize]) else {
+        out.push_str(value);
+        return;
+    };
     let mut start = 0;
-    for (i, b) in value.bytes().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let entity = match b {
             b' ' => "&#32;",
             b'\t' => "&#9;",
@@ -321,6 +329,18 @@ fn push_unquoted_value(value: &str, out: &mut String) {
     }
     out.push_str(&value[start..]);
 }
+
+/// The bytes [`push_unquoted_value`] writes as references.
+const UNQUOTED_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let special = b" \t\n\x0c\r\"'=<>`";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 fn emoji_in_text(text: &str, known: &HashMap<&str, String>, out: &mut String) {
     let mut rest = text;
@@ -487,6 +507,19 @@ mod tests {
             v,
             "a&#32;b&#9;c&#10;d&#12;e&#13;f&quot;g&#39;h&#61;i&lt;j&gt;k&#96;l&amp;"
         );
+        // Each alone, and after plain bytes, and a value with none.
+        for (c, entity) in [(' ', "&#32;"), ('=', "&#61;"), ('`', "&#96;"), ('"', "&quot;")] {
+            let mut v = String::new();
+            push_unquoted_value(&format!("{c}plain{c}"), &mut v);
+            assert_eq!(v, format!("{entity}plain{entity}"));
+        }
+        let mut v = String::new();
+        push_unquoted_value("https://m.example/a?b&amp;c", &mut v);
+        assert_eq!(v, "https://m.example/a?b&amp;c");
+        // The links' `rel`, written once.
+        let mut v = String::new();
+        push_unquoted_value(LINK_REL, &mut v);
+        assert_eq!(v, LINK_REL_UNQUOTED);
         // An empty value leaves the bare name.
         let mut t = String::new();
         push_unquoted_tag(r#"<a class="" href="https://x.example/">"#, &mut t);
