@@ -42,6 +42,12 @@
 # applied.
 #
 #   benches/load.sh [SECONDS_PER_PHASE]      (default 10; env: CONNECTIONS=16)
+#   benches/load.sh --memory                 (f) only: the daemon's memory idle
+#                                            after start and after a first
+#                                            answer, with where it is, per
+#                                            mapping (from /proc/PID/smaps)
+#
+# MC_BIN=PATH measures that daemon binary instead of target/release's.
 #
 # Prints a summary table with the targets; every target is judged on the
 # unrounded figure. Never fails on a figure: it exits non-zero only when
@@ -50,10 +56,12 @@
 # process it starts is stopped on exit.
 set -euo pipefail
 
+memory_only=0
+if [ "${1:-}" = --memory ]; then memory_only=1; shift; fi
 seconds="${1:-10}"
 connections="${CONNECTIONS:-16}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-bin="$repo/target/release/mastodon-comments"
+bin="${MC_BIN:-$repo/target/release/mastodon-comments}"
 bare_bin="$repo/target/release/examples/bare_fastcgi"
 fixtures="$repo/tests/fixtures/mastodon/a-simple-thread"
 article="/2026/07/01/slow-bread"
@@ -68,10 +76,15 @@ done
 [ -f "$repo/examples/nginx/http.conf" ] && [ -f "$repo/examples/nginx/location.conf" ] ||
     die "examples/nginx/{http,location}.conf are missing"
 # Always (cargo does nothing when they are up to date, and waits for the
-# build directory's lock when another cargo holds it).
-echo "load.sh: building the release binary and the bare responder" >&2
-(cd "$repo" && cargo build --release --quiet --bin mastodon-comments --example bare_fastcgi) ||
-    die "cargo build --release failed"
+# build directory's lock when another cargo holds it); not the daemon when
+# MC_BIN names one built some other way.
+if [ "$memory_only" = 1 ]; then targets=(--bin mastodon-comments); else targets=(--bin mastodon-comments --example bare_fastcgi); fi
+if [ -n "${MC_BIN:-}" ]; then targets=("${targets[@]:2}"); fi
+if [ "${#targets[@]}" -gt 0 ]; then
+    echo "load.sh: building ${targets[*]} (release)" >&2
+    (cd "$repo" && cargo build --release --quiet "${targets[@]}") || die "cargo build --release failed"
+fi
+[ -x "$bin" ] || die "$bin is not an executable"
 
 tmp="$(mktemp -d /tmp/mastodon-comments-load.XXXXXX)"
 pids=()
@@ -145,8 +158,56 @@ kib() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
 # the shared libraries' pages every other program on the machine maps too.
 uss() { awk '/^Private_(Clean|Dirty):/ { k += $2 } END { print k + 0 }' "/proc/$1/smaps_rollup"; }
 pss() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup"; }
+# Where the resident pages are, per mapping, from /proc/PID/smaps (kB):
+# the binary's and each library's text (r-x), read-only data (r--) and
+# writable data (rw-; r-- "relocated at start" is data with pointers,
+# written once by the loader, so the file's pages are copied), the heap, the main stack, and the anonymous
+# mappings told apart by their shape: a thread's stack sits above its
+# guard page (---p, one page), a glibc malloc arena is a 64 MiB
+# reservation of which only the front is writable (rw-p, then ---p),
+# anything else is "other anonymous" (large allocations, tokio's and
+# the other crates' own mmaps).
+smaps_breakdown() { # pid
+    awk -v exe="$(readlink "/proc/$1/exe")" '
+        function hex(h,   v, i) { v = 0; for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }
+        function flush() { if (n) { rss[n] = r; pss[n] = ps; prv[n] = pv; anon[n] = an } }
+        /^[0-9a-f]+-[0-9a-f]+ / {
+            flush(); n++
+            split($1, a, "-"); lo[n] = hex(a[1]); hi[n] = hex(a[2])
+            perm[n] = $2; name[n] = (NF >= 6) ? $6 : ""
+            r = ps = pv = an = 0; next }
+        /^Rss:/ { r = $2 } /^Pss:/ { ps = $2 } /^Anonymous:/ { an = $2 }
+        /^Private_(Clean|Dirty):/ { pv += $2 }
+        END {
+            flush()
+            for (i = 1; i <= n; i++) {
+                nm = name[i]; p = substr(perm[i], 1, 3)
+                if (nm == exe) nm = "the binary"
+                else if (nm ~ /^\//) { sub(/.*\//, "", nm) }
+                if (nm != "" && nm !~ /^\[/) key = nm " " p (p == "r--" && anon[i] > 0 ? " (relocated at start)" : "")
+                else if (nm != "") key = nm
+                else if (p == "---") key = "anonymous, no access (guards, reservations)"
+                else if (i > 1 && perm[i-1] ~ /^---/ && name[i-1] == "" && hi[i-1] == lo[i] && hi[i-1] - lo[i-1] == 4096) key = "anonymous: thread stacks"
+                else if (i < n && perm[i+1] ~ /^---/ && name[i+1] == "" && hi[i] == lo[i+1] && hi[i+1] - lo[i] == 64 * 1048576) key = "anonymous: malloc arenas (other threads)"
+                else key = "anonymous: other"
+                if (!(key in K)) { K[key] = ++nk; order[nk] = key }
+                R[key] += rss[i]; P[key] += pss[i]; U[key] += prv[i]; A[key] += anon[i]; C[key]++
+                tr += rss[i]; tp += pss[i]; tu += prv[i]; ta += anon[i]
+            }
+            printf "  %-48s %5s %7s %7s %7s %7s\n", "mapping (kB)", "maps", "Rss", "Pss", "USS", "Anon"
+            for (j = 1; j <= nk; j++) { k = order[j]; if (R[k] == 0 && C[k] == 1) continue
+                printf "  %-48s %5d %7d %7d %7d %7d\n", k, C[k], R[k], P[k], U[k], A[k] }
+            printf "  %-48s %5d %7d %7d %7d %7d\n", "total", n, tr, tp, tu, ta
+        }' "/proc/$1/smaps"
+    grep -E '^(RssAnon|RssFile|RssShmem|VmRSS|VmHWM|Threads):' "/proc/$1/status" | sed 's/^/  /'
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# met / MISSED on the unrounded value.
+ok() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
+    if (v == "?" || v == "") { print "?"; exit }
+    r = (op == ">=") ? (v + 0 >= t + 0) : (op == "<=") ? (v + 0 <= t + 0) : (v + 0 < t + 0)
+    print r ? "met" : "MISSED" }'; }
 
 # wrk's figures: "Requests/sec", the 99% latency (in ms), requests served, errors.
 run_wrk() { # url outfile
@@ -177,6 +238,7 @@ main_pid=$daemon_pid
 wait_for "the daemon's socket" test -S "$sock"
 sleep 0.3
 idle_rss="$(kib "$main_pid" VmRSS)"
+smaps_breakdown "$main_pid" >"$tmp/breakdown-start.txt"
 
 # nginx: the example's http and location parts, cache off, paths moved.
 # The bare responder gets a copy of the example's upstream (same keepalive)
@@ -295,6 +357,26 @@ python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["comments"
 sleep 11
 idle_answered_rss="$(kib "$main_pid" VmRSS)"
 idle_answered_uss="$(uss "$main_pid")"; idle_answered_pss="$(pss "$main_pid")"
+smaps_breakdown "$main_pid" >"$tmp/breakdown.txt"
+if [ "$memory_only" = 1 ]; then
+    cat <<EOT
+
+mastodon-comments memory after a first answer ($(date -u +%Y-%m-%dT%H:%MZ))
+
+  RSS idle after start (MiB)               $(mib "$idle_rss")   ($idle_rss kB)
+  RSS idle after a first answer (MiB)      $(mib "$idle_answered_rss")   ($idle_answered_rss kB; target <= 5 MiB: $(ok "$idle_answered_rss" "<=" $((5 * 1024))))
+    of it the daemon's own (USS) (MiB)     $(mib "$idle_answered_uss")   ($idle_answered_uss kB)
+    PSS (MiB)                              $(mib "$idle_answered_pss")   ($idle_answered_pss kB)
+    threads                                $(awk '/^Threads:/ {print $2}' "/proc/$main_pid/status")
+
+  Where it is after the first answer:
+$(cat "$tmp/breakdown.txt")
+
+  Where it was idle after start:
+$(cat "$tmp/breakdown-start.txt")
+EOT
+    exit 0
+fi
 
 # (b) The identical bytes, static.
 body="$tmp/static$article/comments.json"
@@ -464,11 +546,6 @@ image_nginx_cpu_us="$(cpu_per_req $((n1 - n0)) "$i_req")"
 image_cached_nginx_cpu_us="$(cpu_per_req $((n2 - n1)) "$ic_req")"
 
 # ---------------------------------------------------------------------
-# met / MISSED on the unrounded value.
-ok() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
-    if (v == "?" || v == "") { print "?"; exit }
-    r = (op == ">=") ? (v + 0 >= t + 0) : (op == "<=") ? (v + 0 <= t + 0) : (v + 0 < t + 0)
-    print r ? "met" : "MISSED" }'; }
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "?" || v == "") print "?"; else printf f, v }'; }
 miss_known_ms="$(awk -v t="$miss_known" 'BEGIN { printf "%.1f", t * 1000 }')"
 miss_disc_ms="$(awk -v t="$miss_discovered" 'BEGIN { printf "%.1f", t * 1000 }')"
@@ -514,3 +591,5 @@ row "  of it the daemon's own (USS) (MiB)" "$(mib "$idle_answered_uss")" "(info)
 row "RSS peak after the load (MiB)" "$peak_load_mib" "(info)" "now $(mib "$rss_after")"
 row "RSS peak, 300 MiB upstream body (MiB)" "$huge_mib" "< 64" \
     "$(ok "$huge_peak" "<" $((64 * 1024))) (HTTP $huge_status s, before $(mib "$huge_before"))"
+printf '\n  Where the resident size idle after a first answer is, per mapping\n  (benches/load.sh --memory measures only this):\n'
+cat "$tmp/breakdown.txt"
