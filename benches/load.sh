@@ -77,13 +77,15 @@ done
     die "examples/nginx/{http,location}.conf are missing"
 # Always (cargo does nothing when they are up to date, and waits for the
 # build directory's lock when another cargo holds it); not the daemon when
-# MC_BIN names one built some other way.
-if [ "$memory_only" = 1 ]; then targets=(--bin mastodon-comments); else targets=(--bin mastodon-comments --example bare_fastcgi); fi
-if [ -n "${MC_BIN:-}" ]; then targets=("${targets[@]:2}"); fi
-if [ "${#targets[@]}" -gt 0 ]; then
-    echo "load.sh: building ${targets[*]} (release)" >&2
-    (cd "$repo" && cargo build --release --quiet "${targets[@]}") || die "cargo build --release failed"
-fi
+# MC_BIN names one built some other way. Two builds: an example brings in
+# the dev-dependencies' features (tokio's "full"), and the daemon is
+# measured as `cargo build --release` (and the package) makes it.
+build() {
+    echo "load.sh: building $* (release)" >&2
+    (cd "$repo" && cargo build --release --quiet "$@") || die "cargo build --release $* failed"
+}
+if [ -z "${MC_BIN:-}" ]; then build --bin mastodon-comments; fi
+if [ "$memory_only" = 0 ]; then build --example bare_fastcgi; fi
 [ -x "$bin" ] || die "$bin is not an executable"
 
 tmp="$(mktemp -d /tmp/mastodon-comments-load.XXXXXX)"
