@@ -12,8 +12,8 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// A string of an upstream answer: borrowed from the answer's bytes when
-/// the JSON string holds no escape (nearly every one), owned otherwise.
-/// Copying each string of a long thread, then freeing it, was a sixth of
+/// the JSON string holds no escape (most of them), owned otherwise.
+/// Copying each string of a long thread, then freeing it, was a tenth of
 /// its render. Reads as a `&str`.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Text<'a>(Cow<'a, str>);
