@@ -242,6 +242,27 @@ mod tests {
         }
     }
 
+    /// The word test is exact both ways: it flags a word when, and only
+    /// when, one of its bytes needs an escape (a word flagged wrongly would
+    /// still be written right, byte by byte, but slowly).
+    #[test]
+    fn a_word_needs_escaping_exactly_when_a_byte_does() {
+        for b in 0u8..=255 {
+            let needs = b < 0x20 || b == b'"' || b == b'\\';
+            for at in 0..8 {
+                for fill in [b'a', b' ', 0x7f, 0xff, 0x21, 0x5d] {
+                    let mut w = [fill; 8];
+                    w[at] = b;
+                    assert_eq!(
+                        needs_escape(u64::from_le_bytes(w)),
+                        needs,
+                        "byte {b:#04x} at {at} among {fill:#04x}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn numbers_are_serde_jsons() {
         for n in [0, 1, 9, 10, 99, 100, 12345, u64::MAX / 3, u64::MAX] {
