@@ -205,6 +205,19 @@ pub fn render<'a>(
     rules: Rules<'_>,
     until: Option<std::time::Instant>,
 ) -> Result<Answer<'a>, TooLong> {
+    render_until(root, context, rules, || {
+        until.is_some_and(|u| std::time::Instant::now() >= u)
+    })
+}
+
+/// [`render`], asking `past_deadline` every [`limits::RENDER_CHECK_EVERY`]
+/// comments (the first one included), and giving up when it says so.
+fn render_until<'a>(
+    root: &'a Status,
+    context: &'a Context,
+    rules: Rules<'_>,
+    mut past_deadline: impl FnMut() -> bool,
+) -> Result<Answer<'a>, TooLong> {
     // The root's id goes into every comment; one that is not an id means
     // the server is not answering about the post we asked for.
     if !ids::valid(&root.id) {
@@ -222,7 +235,7 @@ pub fn render<'a>(
     let mut authors = AuthorCache::default();
     for (done, &i) in order.iter().enumerate() {
         let s = thread.nodes[i];
-        if until.is_some_and(|u| done % limits::RENDER_CHECK_EVERY == 0 && std::time::Instant::now() >= u) {
+        if done % limits::RENDER_CHECK_EVERY == 0 && past_deadline() {
             return Err(TooLong);
         }
         let reply_to = parents[i].map_or(root.id.as_str(), |p| thread.nodes[p].id.as_str());
@@ -657,11 +670,11 @@ pub fn from_upstream_json_with_images(
 pub(crate) fn normalise_date(s: &str) -> Option<String> {
     let s = s.trim();
     let t = humantime::parse_rfc3339(s).ok()?;
-    // Mastodon already writes the normal form: a date the parser took that
-    // has its shape (and no leap second, which the parser turns into :59)
-    // is its own normal form, without formatting it again.
-    let b = s.as_bytes();
-    if b.len() == 24 && b[19] == b'.' && b[23] == b'Z' && &b[17..19] != b"60" {
+    // Mastodon already writes the normal form. A date the parser took
+    // that is 24 bytes long can only be `YYYY-MM-DDTHH:MM:SS.mmmZ` (the
+    // parser wants the `T`, and `Z` or `+00:00` at the end): without a leap
+    // second, which the parser turns into :59, it is its own normal form.
+    if s.len() == 24 && &s.as_bytes()[17..19] != b"60" {
         return Some(s.to_string());
     }
     Some(humantime::format_rfc3339_millis(t).to_string())
@@ -824,6 +837,22 @@ mod tests {
         );
         let later = std::time::Instant::now() + std::time::Duration::from_secs(60);
         assert!(render(&status("1", None), &chain(1_000), rules(&policy), Some(later)).is_ok());
+        // Asked every 64 comments, from the first: 16 times for 1,000, and
+        // a deadline that passes on the fifth question stops it there.
+        let (root, thread) = (status("1", None), chain(1_000));
+        let mut asked = 0;
+        let answer = render_until(&root, &thread, rules(&policy), || {
+            asked += 1;
+            false
+        });
+        assert!(answer.is_ok());
+        assert_eq!(asked, 1_000usize.div_ceil(limits::RENDER_CHECK_EVERY));
+        let mut asked = 0;
+        let answer = render_until(&root, &thread, rules(&policy), || {
+            asked += 1;
+            asked == 5
+        });
+        assert_eq!((answer.err(), asked), (Some(TooLong), 5));
     }
 
     #[test]
