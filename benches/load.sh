@@ -46,8 +46,17 @@
 #                                            after start and after a first
 #                                            answer, with where it is, per
 #                                            mapping (from /proc/PID/smaps)
+#   benches/load.sh --tls [--memory] [...]   the same, every daemon's instance
+#                                            `https`, as a user's is: each
+#                                            stand-in behind an nginx TLS front
+#                                            with a certificate made for the
+#                                            run, trusted by the daemons
+#                                            through SSL_CERT_FILE (the
+#                                            system's CA bundle plus its CA)
 #
 # MC_BIN=PATH measures that daemon binary instead of target/release's.
+# MC_WRAP="COMMAND ..." runs every daemon under that command (the profiler
+# of benches/hot-code.sh); the stand-ins run without it.
 #
 # Prints a summary table with the targets; every target is judged on the
 # unrounded figure. Never fails on a figure: it exits non-zero only when
@@ -57,7 +66,16 @@
 set -euo pipefail
 
 memory_only=0
-if [ "${1:-}" = --memory ]; then memory_only=1; shift; fi
+tls=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --memory) memory_only=1; shift ;;
+        --tls) tls=1; shift ;;
+        *) break ;;
+    esac
+done
+wrap=()
+if [ -n "${MC_WRAP:-}" ]; then read -r -a wrap <<<"$MC_WRAP"; fi
 seconds="${1:-10}"
 connections="${CONNECTIONS:-16}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -72,6 +90,10 @@ die() { echo "load.sh: $*" >&2; exit 1; }
 for tool in nginx wrk curl python3 timeout; do
     command -v "$tool" >/dev/null || die "$tool is missing (apt-get install -y nginx wrk curl python3)"
 done
+if [ "$tls" = 1 ]; then
+    command -v openssl >/dev/null || die "openssl is missing (apt-get install -y openssl)"
+    [ -f /etc/ssl/certs/ca-certificates.crt ] || die "the system's CA bundle is missing (apt-get install -y ca-certificates)"
+fi
 [ -f /etc/nginx/fastcgi_params ] || die "/etc/nginx/fastcgi_params is missing (Debian's nginx-common has it)"
 [ -f "$repo/examples/nginx/http.conf" ] && [ -f "$repo/examples/nginx/location.conf" ] ||
     die "examples/nginx/{http,location}.conf are missing"
@@ -94,7 +116,9 @@ cleanup() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
+    for p in "$tmp/nginx.pid" "$tmp"/tls-*/nginx.pid; do
+        [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
+    done
     sleep 0.2
     rm -rf "$tmp"
 }
@@ -127,8 +151,67 @@ start_standin() { # name port [delay_ms]
     wait_for "stand-in $1" curl -sf --max-time 2 "http://127.0.0.1:$2/__stand-in/calls"
 }
 
-write_config() { # file standin_port [roots_json]
-    printf '{"url": "http://127.0.0.1:%s", "userid": "%s", "token": "load-test-token", "blog_url": "https://blog.example.org"%s}\n' \
+# With --tls: a CA and a certificate for 127.0.0.1 made for this run, and
+# the roots the daemons trust: the system's bundle (so the root store is
+# as large as a user's) plus that CA.
+tls_setup() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=load.sh test CA" \
+        -keyout "$tmp/ca.key" -out "$tmp/ca.pem" >"$tmp/openssl.log" 2>&1 &&
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+            -keyout "$tmp/tls.key" -out "$tmp/tls.csr" >>"$tmp/openssl.log" 2>&1 &&
+        printf 'subjectAltName=IP:127.0.0.1\n' >"$tmp/tls.ext" &&
+        openssl x509 -req -in "$tmp/tls.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -days 2 \
+            -extfile "$tmp/tls.ext" -out "$tmp/tls.pem" >>"$tmp/openssl.log" 2>&1 ||
+        die "could not make the test certificate: $(cat "$tmp/openssl.log")"
+    cat /etc/ssl/certs/ca-certificates.crt "$tmp/ca.pem" >"$tmp/roots.pem"
+}
+# Sets $instance, the address a daemon is given for the stand-in on port
+# $1: the stand-in itself, or with --tls an nginx TLS front for it (started
+# here, one per stand-in, unbuffered so a huge body streams through). With
+# "start-only", the stand-in need not be up yet.
+instance_url() { # standin_port [start-only]
+    instance="http://127.0.0.1:$1"
+    if [ "$tls" = 0 ]; then return; fi
+    local port dir
+    port="$(free_port)"
+    dir="$tmp/tls-$1"
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<NGINX
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_certificate $tmp/tls.pem;
+        ssl_certificate_key $tmp/tls.key;
+        location / {
+            proxy_pass http://127.0.0.1:$1;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_read_timeout 60s;
+        }
+    }
+}
+NGINX
+    nginx -p "$dir/" -c "$dir/nginx.conf" >"$dir/start.log" 2>&1 || die "the TLS front did not start: $(cat "$dir/start.log")"
+    wait_for "the TLS front" test -s "$dir/nginx.pid"
+    instance="https://127.0.0.1:$port"
+    if [ "${2:-}" != start-only ]; then
+        wait_for "the TLS front" curl -sf --max-time 2 --cacert "$tmp/ca.pem" "$instance/__stand-in/calls"
+    fi
+}
+
+write_config() { # file instance_url [roots_json]
+    printf '{"url": "%s", "userid": "%s", "token": "load-test-token", "blog_url": "https://blog.example.org"%s}\n' \
         "$2" "$userid" "${3:+, \"roots\": $3}" >"$1"
 }
 
@@ -149,7 +232,7 @@ wait_lists() {
 
 # Starts a daemon; sets $daemon_pid. Args: name listen protocol config
 start_daemon() {
-    "$bin" --listen "$2" --protocol "$3" "$4" "$tmp/$1.state.json" >"$tmp/$1.log" 2>&1 &
+    env "${daemon_env[@]}" "${wrap[@]}" "$bin" --listen "$2" --protocol "$3" "$4" "$tmp/$1.state.json" >"$tmp/$1.log" 2>&1 &
     daemon_pid=$!
     pids+=($daemon_pid)
 }
@@ -231,9 +314,18 @@ wrk_p99_ms() {
 # ---------------------------------------------------------------------
 echo "load.sh: ${seconds}s per phase, ${connections} connections, $(nproc) CPUs; work dir $tmp" >&2
 
+# The daemons trust what a user's would, and with --tls the run's CA.
+roots=""
+daemon_env=()
+if [ "$tls" = 1 ]; then
+    tls_setup
+    roots="$tmp/roots.pem"
+    daemon_env=(-u SSL_CERT_DIR "SSL_CERT_FILE=$roots")
+fi
 standin_port="$(free_port)"
 start_standin standin "$standin_port"
-write_config "$tmp/config.json" "$standin_port"
+instance_url "$standin_port"
+write_config "$tmp/config.json" "$instance"
 sock="$tmp/mastodon-comments.sock"
 start_daemon daemon "$sock" fastcgi "$tmp/config.json"
 main_pid=$daemon_pid
@@ -479,20 +571,26 @@ ratio_caddy_nginx="$(quot "$caddy_rps" "$d_rps")"
 # (e, known) Root from the config: a fresh HTTP daemon, the thread fetch only.
 slow_port="$(free_port)"
 start_standin standin-slow "$slow_port" 50
-write_config "$tmp/config-known.json" "$slow_port" "{\"$article\": \"$root_id\"}"
+instance_url "$slow_port"
+slow_url="$instance"
+write_config "$tmp/config-known.json" "$slow_url" "{\"$article\": \"$root_id\"}"
 known_port="$(free_port)"
 start_daemon known "127.0.0.1:$known_port" http "$tmp/config-known.json"
 wait_for "the HTTP daemon" curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$known_port/"
 wait_lists "$slow_port"
 miss_known="$(curl -s --max-time 10 -o "$tmp/answer-known.json" -w '%{time_total}' \
     "http://127.0.0.1:$known_port$article/comments.json")"
-upstream_one="$(curl -s --max-time 10 -o /dev/null -w '%{time_total}' "http://127.0.0.1:$slow_port/api/v1/statuses/$root_id")"
+# One call as the daemon makes it (on a connection already open: with
+# --tls, the time after the handshake).
+upstream_one="$(curl -s --max-time 10 ${roots:+--cacert "$tmp/ca.pem"} -o /dev/null -w '%{time_total} %{time_appconnect} %{time_connect}' \
+    "$slow_url/api/v1/statuses/$root_id" | awk '{ h = ($2 > 0) ? $2 : $3; printf "%.6f", $1 - h }')"
 
 # (f) Peak resident size while the stand-in sends 300 MiB.
 huge_port="$(free_port)"
 start_standin standin-huge "$huge_port"
 curl -sf --max-time 10 "http://127.0.0.1:$huge_port/__stand-in/mode?set=huge" >/dev/null || die "cannot set the huge mode"
-write_config "$tmp/config-huge.json" "$huge_port" "{\"$article\": \"$root_id\"}"
+instance_url "$huge_port"
+write_config "$tmp/config-huge.json" "$instance" "{\"$article\": \"$root_id\"}"
 huge_http="$(free_port)"
 start_daemon huge "127.0.0.1:$huge_http" http "$tmp/config-huge.json"
 huge_pid=$daemon_pid
@@ -504,14 +602,18 @@ huge_peak="$(kib "$huge_pid" VmHWM)"
 
 # (h) A proxied image: a daemon with proxy_media, its instance a stand-in
 # that serves the scenario's pictures.
+# With --tls, the pictures' URLs name the TLS front's origin (the
+# instance's), so they are fetched over TLS too.
 pic_port="$(free_port)"
-"$tmp/standin-bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$pic_port" --pictures >"$tmp/standin-pictures.log" 2>&1 &
+instance_url "$pic_port" start-only
+"$tmp/standin-bin" stand-in --fixtures "$fixtures" --listen "127.0.0.1:$pic_port" --pictures --origin "$instance" \
+    >"$tmp/standin-pictures.log" 2>&1 &
 pids+=($!)
-wait_for "stand-in (pictures)" curl -sf --max-time 2 "http://127.0.0.1:$pic_port/__stand-in/calls"
+wait_for "stand-in (pictures)" curl -sf --max-time 2 ${roots:+--cacert "$tmp/ca.pem"} "$instance/__stand-in/calls"
 mkdir -p "$tmp/media"
-printf '{"url": "http://127.0.0.1:%s", "userid": "%s", "token": "load-test-token", "blog_url": "https://blog.example.org", "proxy_media": true}\n' \
-    "$pic_port" "$userid" >"$tmp/config-media.json"
-"$bin" --listen "$media_sock" --protocol fastcgi "$tmp/config-media.json" "$tmp/media/state.json" >"$tmp/media.log" 2>&1 &
+printf '{"url": "%s", "userid": "%s", "token": "load-test-token", "blog_url": "https://blog.example.org", "proxy_media": true}\n' \
+    "$instance" "$userid" >"$tmp/config-media.json"
+env "${daemon_env[@]}" "${wrap[@]}" "$bin" --listen "$media_sock" --protocol fastcgi "$tmp/config-media.json" "$tmp/media/state.json" >"$tmp/media.log" 2>&1 &
 media_pid=$!
 pids+=($media_pid)
 wait_for "the image daemon's socket" test -S "$media_sock"

@@ -32,6 +32,9 @@ pub enum Cli {
         delay_ms: u64,
         /// Serve the scenario's pictures too, on its own origin.
         pictures: bool,
+        /// The origin the pictures' URLs name instead of the stand-in's own
+        /// (a TLS front before it).
+        origin: Option<String>,
     },
     /// Print this on stdout and exit 0 (`--help`, `--version`).
     Print(String),
@@ -56,7 +59,7 @@ Usage: mastodon-comments [OPTIONS] CONFIG [STATE]
        mastodon-comments lookup --config CONFIG [--state STATE] ARTICLE
        mastodon-comments check --config CONFIG
        mastodon-comments demo [--listen ADDR] [--fixtures DIR]
-       mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N] [--pictures]
+       mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N] [--pictures [--origin URL]]
 
 Arguments:
   CONFIG  The JSON config file (the Go original's works unchanged)
@@ -121,7 +124,7 @@ Options:
 const STAND_IN_HELP: &str = "\
 Serve a fixture scenario as a stand-in Mastodon instance (tests, benchmarks).
 
-Usage: mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N] [--pictures]
+Usage: mastodon-comments stand-in --fixtures DIR [--listen ADDR] [--delay-ms N] [--pictures [--origin URL]]
 
 Options:
   --fixtures DIR      The scenario folder (e.g. tests/fixtures/mastodon/a-simple-thread)
@@ -129,6 +132,8 @@ Options:
   --delay-ms N        Latency added to every API call, in milliseconds [default: 0]
   --pictures          Serve the scenario's avatars, emoji and media previews too,
                       with their URLs pointed at this stand-in
+  --origin URL        With --pictures: point their URLs at this origin instead
+                      (a TLS front that passes requests on to this stand-in)
 ";
 
 /// An option: its long name and its short letter, if any.
@@ -153,6 +158,7 @@ const STAND_IN_OPTIONS: &[Opt] = &[
     ("listen", None),
     ("delay-ms", None),
     ("pictures", None),
+    ("origin", None),
 ];
 
 /// The long name of the option `arg` is, if `options` has it (`None` for
@@ -268,6 +274,7 @@ fn demo(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
 
 fn stand_in(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
     let (mut fixtures, mut listen, mut delay_ms, mut pictures) = (None, "127.0.0.1:0".to_string(), 0, false);
+    let mut origin = None;
     while let Some(arg) = p.next()? {
         match (option(&arg, STAND_IN_OPTIONS), arg) {
             (Some("help"), _) => return Ok(Cli::Print(STAND_IN_HELP.into())),
@@ -275,14 +282,19 @@ fn stand_in(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
             (Some("listen"), _) => listen = p.value()?.string()?,
             (Some("delay-ms"), _) => delay_ms = p.value()?.parse()?,
             (Some("pictures"), _) => pictures = true,
+            (Some("origin"), _) => origin = Some(p.value()?.string()?),
             (_, other) => return Err(other.unexpected()),
         }
+    }
+    if origin.is_some() && !pictures {
+        return Err("--origin names where the pictures are served: it needs --pictures".into());
     }
     Ok(Cli::StandIn {
         fixtures: fixtures.ok_or("stand-in needs --fixtures DIR (a scenario folder)")?,
         listen,
         delay_ms,
         pictures,
+        origin,
     })
 }
 
@@ -361,13 +373,37 @@ mod tests {
                 fixtures: "f".into(),
                 listen: "127.0.0.1:0".into(),
                 delay_ms: 50,
-                pictures: false
+                pictures: false,
+                origin: None
             })
         );
         assert!(matches!(
             from_args(["stand-in", "--fixtures", "f", "--pictures"]),
-            Ok(Cli::StandIn { pictures: true, .. })
+            Ok(Cli::StandIn {
+                pictures: true,
+                origin: None,
+                ..
+            })
         ));
+        assert_eq!(
+            from_args([
+                "stand-in",
+                "--fixtures",
+                "f",
+                "--pictures",
+                "--origin",
+                "https://127.0.0.1:8443"
+            ])
+            .ok(),
+            Some(Cli::StandIn {
+                fixtures: "f".into(),
+                listen: "127.0.0.1:0".into(),
+                delay_ms: 0,
+                pictures: true,
+                origin: Some("https://127.0.0.1:8443".into())
+            })
+        );
+        assert!(from_args(["stand-in", "--fixtures", "f", "--origin", "https://127.0.0.1:8443"]).is_err());
         // A config file that happens to be called "demo" is still reachable.
         assert_eq!(daemon(&["./demo"]).config, Some("./demo".into()));
     }

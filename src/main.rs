@@ -34,14 +34,11 @@ fn main() -> ExitCode {
             listen,
             delay_ms,
             pictures,
+            origin,
         } => runtime()
             .and_then(|rt| {
-                rt.block_on(StandIn::run(
-                    &fixtures,
-                    &listen,
-                    Duration::from_millis(delay_ms),
-                    pictures,
-                ))
+                let delay = Duration::from_millis(delay_ms);
+                rt.block_on(StandIn::run(&fixtures, &listen, delay, pictures, origin.as_deref()))
             })
             .map(|()| ExitCode::SUCCESS),
         Cli::Daemon(d) => runtime().and_then(|rt| rt.block_on(daemon::run(d))),

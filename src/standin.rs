@@ -338,15 +338,30 @@ impl StandIn {
 
     /// `mastodon-comments stand-in`: serves the scenario of `fixtures` on
     /// `listen`, every answer `delay` late, until SIGTERM or SIGINT; with
-    /// `pictures`, its pictures too (as [`StandIn::start_local_with_images`]).
-    pub async fn run(fixtures: &Path, listen: &str, delay: Duration, pictures: bool) -> anyhow::Result<()> {
+    /// `pictures`, its pictures too (as [`StandIn::start_local_with_images`]),
+    /// their URLs on `origin` if given, else on the stand-in's own.
+    pub async fn run(
+        fixtures: &Path,
+        listen: &str,
+        delay: Duration,
+        pictures: bool,
+        origin: Option<&str>,
+    ) -> anyhow::Result<()> {
         use anyhow::Context as _;
         let scenario = Scenario::from_dir(fixtures)?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let standin = if pictures {
-            let (scenario, images) = Images::localize(&scenario, &format!("http://{}", listener.local_addr()?));
+            let origin = match origin {
+                Some(o) => url::Url::parse(o)
+                    .map(|u| u.origin().ascii_serialization())
+                    .map_err(|e| {
+                        anyhow::anyhow!("--origin {o} is not a URL ({e}): give one like https://127.0.0.1:8443")
+                    })?,
+                None => format!("http://{}", listener.local_addr()?),
+            };
+            let (scenario, images) = Images::localize(&scenario, &origin);
             StandIn::start_with(scenario, images, listener)?
         } else {
             StandIn::start(scenario, listener)?

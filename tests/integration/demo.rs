@@ -247,10 +247,13 @@ async fn the_sample_demo_at_its_own_address_names_every_picture_there_through_th
 
 /// `stand-in --pictures` (the load script's image figures): the binary's
 /// stand-in names the scenario's avatars on its own origin and serves
-/// them; without the flag they stay as the fixtures have them.
+/// them; with `--origin` (a TLS front before it, `load.sh --tls`) it names
+/// them on that origin's, and serves them at the same paths; without the
+/// flag they stay as the fixtures have them.
 #[tokio::test]
 async fn the_stand_in_command_serves_the_pictures_with_pictures_only() {
-    for pictures in [true, false] {
+    let front = "https://127.0.0.1:8443";
+    for (pictures, origin) in [(true, None), (false, None), (true, Some(format!("{front}/a/path")))] {
         let mut cmd = tokio::process::Command::new(binary());
         cmd.args(["stand-in", "--listen", "127.0.0.1:0", "--fixtures"])
             .arg(fixtures().join("a-simple-thread"))
@@ -260,6 +263,9 @@ async fn the_stand_in_command_serves_the_pictures_with_pictures_only() {
         if pictures {
             cmd.arg("--pictures");
         }
+        if let Some(o) = &origin {
+            cmd.args(["--origin", o]);
+        }
         let mut child = cmd.spawn().expect("spawn the stand-in");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
@@ -268,16 +274,21 @@ async fn the_stand_in_command_serves_the_pictures_with_pictures_only() {
             .expect("the stand-in prints its address within 10 s")
             .expect("read")
             .expect("a line");
-        let origin = line
+        let own = line
             .strip_prefix("stand-in: listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .to_string();
-        let (status, _, body) = fetch("GET", &format!("{origin}/api/v1/statuses/116843781319371281")).await;
+        let (status, _, body) = fetch("GET", &format!("{own}/api/v1/statuses/116843781319371281")).await;
         assert_eq!(status, 200);
         let root: Value = serde_json::from_slice(&body).expect("JSON");
         let avatar = root["account"]["avatar"].as_str().expect("avatar").to_string();
-        if pictures {
-            assert_all_served_at(&origin, &[avatar]).await;
+        if let Some(path) = avatar.strip_prefix(front) {
+            assert!(origin.is_some(), "{avatar}");
+            let (status, _, _) = fetch("GET", &format!("{own}{path}")).await;
+            assert_eq!(status, 200, "{path} on the stand-in itself");
+        } else if pictures {
+            assert!(origin.is_none(), "{avatar} is not on {front}");
+            assert_all_served_at(&own, &[avatar]).await;
         } else {
             assert!(avatar.starts_with("https://files.mastodon.example/"), "{avatar}");
         }
