@@ -10,6 +10,7 @@ use std::path::Path;
 fn main() {
     pack_relative_relocations();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    place_hot_code(root);
     let scenario = root.join("tests/fixtures/mastodon/a-simple-thread");
     let web = root.join("web");
     println!("cargo:rerun-if-changed={}", scenario.display());
@@ -83,6 +84,63 @@ fn pack_relative_relocations() {
     if glibc_version().is_some_and(|v| v >= (2, 36)) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+}
+
+/// Has the linker place the functions the daemon runs in its normal work
+/// (`link/hot-code.txt`, written by `benches/hot-code.sh`) together at the
+/// start of its code. The kernel maps the 64 KiB around every page of code
+/// a process touches: spread through the whole program, those functions
+/// kept most of it resident (README: Performance). Release builds only,
+/// and only with rustc's own lld (the x86_64 Linux default since rustc
+/// 1.90), which reads the file; mold would too, GNU ld would refuse it.
+/// Names the file no longer matches are skipped silently.
+fn place_hot_code(root: &Path) {
+    let file = root.join("link/hot-code.txt");
+    println!("cargo:rerun-if-changed={}", file.display());
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if var("PROFILE") != "release" || !file.is_file() {
+        return;
+    }
+    if var("TARGET") != "x86_64-unknown-linux-gnu" || var("TARGET") != var("HOST") {
+        return;
+    }
+    let own_lld = rustc_minor_version().is_some_and(|v| v >= 90);
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    let other_linker = !var("RUSTC_LINKER").is_empty()
+        || flags.split('\x1f').any(|f| {
+            [
+                "linker=",
+                "linker-flavor",
+                "linker-features",
+                "link-self-contained",
+                "fuse-ld",
+            ]
+            .iter()
+            .any(|k| f.contains(k))
+        });
+    if !own_lld || other_linker {
+        println!(
+            "cargo:warning=the linker is not rustc's own lld (rustc 1.90 or later, no linker configured): the \
+             daemon's hot code is left where it falls, and it keeps about 1 MB more resident (README: Performance)"
+        );
+        return;
+    }
+    println!(
+        "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+        file.display()
+    );
+    println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+}
+
+/// The minor version of the rustc building the daemon (`$RUSTC -V`:
+/// "rustc 1.95.0 (…)").
+fn rustc_minor_version() -> Option<u32> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let out = std::process::Command::new(rustc).arg("-V").output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let version = text.split_whitespace().nth(1)?;
+    version.split('.').nth(1)?.parse().ok()
 }
 
 /// The build machine's glibc (`getconf GNU_LIBC_VERSION`: "glibc 2.36").

@@ -29,7 +29,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/e2e/lib.sh"
 
-require_tools kill dpkg-deb dpkg systemd-analyze apparmor_parser lintian debootstrap chroot python3 timeout
+require_tools kill dpkg-deb dpkg systemd-analyze apparmor_parser lintian debootstrap chroot python3 timeout nm readelf
 [ "$(id -u)" = 0 ] || { echo "package.sh needs root (dpkg in a chroot)" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 CACHE=$ROOT/target/package-test
@@ -128,6 +128,44 @@ grep -q 'deb-systemd-invoke stop mastodon-comments.service mastodon-comments.soc
     && ok "prerm stops the service and the socket (where systemd runs)" || bad "prerm does not stop the units"
 grep -q 'deb-systemd-helper purge mastodon-comments.service mastodon-comments.socket' "$TMP/control/postrm" \
     && ok "postrm forgets the units' enablement on purge" || bad "postrm does not purge the units' state"
+
+# The packaged binary is cargo's release build, stripped: the same code at
+# the same addresses, with the functions of link/hot-code.txt placed first
+# (build.rs), so a running daemon keeps little of its code resident
+# (README: Performance). The list names the linker's symbols, which change
+# with the code, the dependencies, the version and rustc; when fewer than
+# 90 % of them are found, benches/hot-code.sh writes it again.
+release_bin=$ROOT/target/release/mastodon-comments
+text_of() { readelf -SW "$1" | awk '$2 == ".text" { print $4, $6 }'; }
+if [ "$(text_of "$TMP/deb/usr/bin/mastodon-comments")" = "$(text_of "$release_bin")" ]; then
+    ok "the packaged binary's code is the release build's (.text $(text_of "$release_bin"))"
+else
+    bad "the packaged binary's .text ($(text_of "$TMP/deb/usr/bin/mastodon-comments")) is not the release build's ($(text_of "$release_bin"))"
+fi
+if hot=$(python3 - "$release_bin" "$ROOT/link/hot-code.txt" <<'PY'
+import subprocess, sys
+binary, listing = sys.argv[1:3]
+names = [l.strip() for l in open(listing) if l.strip() and not l.startswith('#')]
+symbols = {}
+for line in subprocess.run(['nm', '--defined-only', '-S', binary], capture_output=True, text=True, check=True).stdout.splitlines():
+    f = line.split()
+    if len(f) == 4 and f[2] in 'tTwW':
+        symbols.setdefault(f[3], (int(f[0], 16), int(f[1], 16)))
+text = subprocess.run(['readelf', '-SW', binary], capture_output=True, text=True, check=True).stdout
+start = next(int(l.split()[l.split().index('.text') + 2], 16) for l in text.splitlines() if ' .text ' in l)
+found = [symbols[n] for n in names if n in symbols]
+size = sum(s for _, s in found)
+end = max((a + s for a, s in found), default=start)
+print(f'{len(found)} of {len(names)} listed functions found, {size} bytes, '
+      f'placed in the first {end - start} bytes of the code')
+# Found and together: padding between functions costs a few per cent.
+sys.exit(0 if len(found) >= 0.9 * len(names) and end - start <= 1.15 * size else 1)
+PY
+); then
+    ok "the hot code is placed first: $hot"
+else
+    bad "link/hot-code.txt no longer matches the build, or was not used: $hot (run benches/hot-code.sh and commit link/hot-code.txt)"
+fi
 
 # --- 2. the units and the profile: one source ------------------------------------------------------
 for pair in "systemd/mastodon-comments.service:usr/lib/systemd/system/mastodon-comments.service" \
