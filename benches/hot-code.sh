@@ -3,8 +3,8 @@
 # normal work. build.rs has the linker place them together at the start of
 # the program's code, in that file's order. Why: the kernel maps the 64 KiB
 # around every page of code a process touches, so the ~1.1 MB of functions
-# a daemon runs, spread through 3 MB of code, kept 2.5 MB of it resident;
-# placed together they keep about 1.2 MB.
+# a daemon runs, spread through 2.9 MB of code, kept 2.8 MB of it
+# resident; placed together they keep about 1.3 MB.
 #
 # The file lists them in three parts, each sorted by name, so a daemon's
 # pages stay together however it is used: what a daemon runs to start and
@@ -14,14 +14,16 @@
 # huge body, shutdown).
 #
 #   benches/hot-code.sh           profile the daemon and rewrite the file
-#   benches/hot-code.sh --check   only say how many of the file's functions
-#                                 this source still has (the rest are
-#                                 placed as the linker would)
+#   benches/hot-code.sh --check   only check the file against the release
+#                                 build: fails when fewer than 90 % of its
+#                                 functions are found, or they are not at
+#                                 the start of the code (the package test
+#                                 runs this)
 #
 # The names are the linker's symbols, which change with the code, the
 # dependencies' versions, the package's version and rustc: run this after
-# changing any of them, and commit the file it writes (the package test
-# fails when fewer than 90 % of them are found).
+# changing any of them, and commit the file it writes. Names no longer
+# found are placed as the linker would.
 #
 # How: the daemon is built by `cargo build --release` (which keeps the
 # symbol table, see Cargo.toml), and benches/load.sh runs that binary
@@ -37,26 +39,44 @@ bin="$repo/target/release/mastodon-comments"
 die() { echo "hot-code.sh: $*" >&2; exit 1; }
 check_only=0
 if [ "${1:-}" = --check ]; then check_only=1; fi
-for tool in valgrind nm python3; do
+for tool in nm readelf python3 $([ "$check_only" = 1 ] || echo valgrind); do
     command -v "$tool" >/dev/null || die "$tool is missing (apt-get install -y valgrind binutils python3)"
 done
 
 echo "hot-code.sh: building the daemon (release)" >&2
 (cd "$repo" && cargo build --release --quiet --bin mastodon-comments) || die "cargo build --release failed"
 
-# The binary's functions (nm: text symbols), and how many of the file's
-# names are among them.
+# The binary's functions (nm: text symbols, with address and size).
 profiles="$(mktemp -d /tmp/mastodon-comments-hot-code.XXXXXX)"
 trap 'rm -rf "$profiles"' EXIT
 symbols="$profiles/symbols.txt"
-nm --defined-only "$bin" | awk '$2 ~ /^[tTwW]$/ { print $3 }' | sort -u >"$symbols"
+nm --defined-only -S "$bin" | awk 'NF == 4 && $3 ~ /^[tTwW]$/ { print $4, $1, $2 }' | sort -u -k1,1 >"$symbols"
 [ -s "$symbols" ] || die "$bin has no symbol table (is strip set in Cargo.toml's release profile?)"
-if [ -f "$out" ]; then
-    listed="$(grep -cv '^#' "$out" || true)"
-    found="$(grep -v '^#' "$out" | sort -u | comm -12 - "$symbols" | wc -l)"
-    echo "hot-code.sh: $found of the $listed functions in link/hot-code.txt are in this build"
+
+# The file against this build: how many of its functions the binary has,
+# and whether they sit at the start of its code (build.rs had the linker
+# use the file). Padding between functions costs a few per cent.
+matches() {
+    python3 - "$symbols" "$out" "$(readelf -SW "$bin" | awk '$2 == ".text" { print $4 }')" <<'PY'
+import sys
+symbols_file, listing, text_start = sys.argv[1], sys.argv[2], int(sys.argv[3], 16)
+symbols = {}
+for line in open(symbols_file):
+    name, address, size = line.split()
+    symbols[name] = (int(address, 16), int(size, 16))
+names = [l.strip() for l in open(listing) if l.strip() and not l.startswith('#')]
+found = [symbols[n] for n in names if n in symbols]
+size = sum(s for _, s in found)
+span = max((a + s for a, s in found), default=text_start) - text_start
+print(f'{len(found)} of {len(names)} listed functions found, {size} bytes, placed in the first {span} bytes of the code')
+sys.exit(0 if len(found) >= 0.9 * len(names) and span <= 1.15 * size else 1)
+PY
+}
+if [ "$check_only" = 1 ]; then
+    matches || die "link/hot-code.txt no longer matches the build, or was not used: run benches/hot-code.sh and commit the file"
+    exit 0
 fi
-if [ "$check_only" = 1 ]; then exit 0; fi
+if [ -f "$out" ]; then echo "hot-code.sh: the file before: $(matches || true)"; fi
 
 profile() { # name load.sh-arguments...
     local name=$1; shift
@@ -77,7 +97,7 @@ profile load-tls --tls 2
 python3 - "$bin" "$symbols" "$out" "$profiles" <<'PY'
 import glob, os, re, sys
 binary, symbols_file, out, profiles = sys.argv[1:5]
-symbols = set(open(symbols_file).read().split())
+symbols = {line.split()[0] for line in open(symbols_file)}
 name_line = re.compile(r'^(ob|cob|fn|cfn)=\((\d+)\)(?: (.*))?$')
 
 def ran_in(name):

@@ -134,7 +134,8 @@ grep -q 'deb-systemd-helper purge mastodon-comments.service mastodon-comments.so
 # (build.rs), so a running daemon keeps little of its code resident
 # (README: Performance). The list names the linker's symbols, which change
 # with the code, the dependencies, the version and rustc; when fewer than
-# 90 % of them are found, benches/hot-code.sh writes it again.
+# 90 % of them are found, or they are not first (`benches/hot-code.sh
+# --check`), benches/hot-code.sh writes it again.
 release_bin=$ROOT/target/release/mastodon-comments
 text_of() { readelf -SW "$1" | awk '$2 == ".text" { print $4, $6 }'; }
 if [ "$(text_of "$TMP/deb/usr/bin/mastodon-comments")" = "$(text_of "$release_bin")" ]; then
@@ -142,29 +143,10 @@ if [ "$(text_of "$TMP/deb/usr/bin/mastodon-comments")" = "$(text_of "$release_bi
 else
     bad "the packaged binary's .text ($(text_of "$TMP/deb/usr/bin/mastodon-comments")) is not the release build's ($(text_of "$release_bin"))"
 fi
-if hot=$(python3 - "$release_bin" "$ROOT/link/hot-code.txt" <<'PY'
-import subprocess, sys
-binary, listing = sys.argv[1:3]
-names = [l.strip() for l in open(listing) if l.strip() and not l.startswith('#')]
-symbols = {}
-for line in subprocess.run(['nm', '--defined-only', '-S', binary], capture_output=True, text=True, check=True).stdout.splitlines():
-    f = line.split()
-    if len(f) == 4 and f[2] in 'tTwW':
-        symbols.setdefault(f[3], (int(f[0], 16), int(f[1], 16)))
-text = subprocess.run(['readelf', '-SW', binary], capture_output=True, text=True, check=True).stdout
-start = next(int(l.split()[l.split().index('.text') + 2], 16) for l in text.splitlines() if ' .text ' in l)
-found = [symbols[n] for n in names if n in symbols]
-size = sum(s for _, s in found)
-end = max((a + s for a, s in found), default=start)
-print(f'{len(found)} of {len(names)} listed functions found, {size} bytes, '
-      f'placed in the first {end - start} bytes of the code')
-# Found and together: padding between functions costs a few per cent.
-sys.exit(0 if len(found) >= 0.9 * len(names) and end - start <= 1.15 * size else 1)
-PY
-); then
+if hot=$("$ROOT/benches/hot-code.sh" --check 2>"$TMP/hot-code.log"); then
     ok "the hot code is placed first: $hot"
 else
-    bad "link/hot-code.txt no longer matches the build, or was not used: $hot (run benches/hot-code.sh and commit link/hot-code.txt)"
+    bad "$hot $(tail -n 3 "$TMP/hot-code.log")"
 fi
 
 # --- 2. the units and the profile: one source ------------------------------------------------------
